@@ -1,0 +1,86 @@
+//! `POST /sso`: the portal's hand-off. A signed token (form field `token`) becomes a fresh session
+//! cookie and a 303 to the member's current page. Every refusal is a 401 page leading back to the portal.
+
+use kenpo_shared::handoff::HandoffError;
+use kenpo_shared::http::{body_bytes, html_response, see_other};
+use kenpo_shared::{App, signup};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    match enter(app, &req).await {
+        Ok(response) => response,
+        Err(Refusal::Handoff(e)) => {
+            tracing::warn!(code = e.code(), "hand-off refused");
+            refusal_page(app, e)
+        }
+        Err(Refusal::Unavailable) => html_response(503, page(app, "ただいま混み合っています", "しばらくしてから、ポータルからもう一度お入りください。")),
+    }
+}
+
+enum Refusal {
+    Handoff(HandoffError),
+    Unavailable,
+}
+
+impl From<kenpo_shared::store::StoreError> for Refusal {
+    fn from(e: kenpo_shared::store::StoreError) -> Self {
+        tracing::error!(code = e.code(), error = %e, "store failure at hand-off");
+        Refusal::Unavailable
+    }
+}
+
+/// The `token` field of an `application/x-www-form-urlencoded` body.
+fn token_of(req: &Request) -> Result<String, HandoffError> {
+    let body = body_bytes(req);
+    if body.len() > kenpo_shared::handoff::MAX_TOKEN_BYTES + 64 {
+        return Err(HandoffError::TooLong);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| HandoffError::Invalid)?;
+    let token = text
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| v.to_owned())
+        .ok_or(HandoffError::Missing)?;
+    // A JWT is base64url and dots: percent-encoding never appears in a valid one.
+    Ok(token)
+}
+
+async fn enter(app: &App, req: &Request) -> Result<Response<Body>, Refusal> {
+    let now = app.clock.now();
+    let token = token_of(req).map_err(Refusal::Handoff)?;
+    let handoff = app.handoff.verify(&token, now.timestamp()).map_err(Refusal::Handoff)?;
+    if app.store.get_member(&handoff.member_id).await?.is_none() {
+        return Err(Refusal::Handoff(HandoffError::UnknownMember));
+    }
+    let expires = chrono::DateTime::from_timestamp(handoff.expires_at, 0).unwrap_or(now);
+    if !app.store.claim_token(&handoff.jti, expires, now).await? {
+        return Err(Refusal::Handoff(HandoffError::Replayed));
+    }
+    let step = match app.store.get_signup(&handoff.member_id).await? {
+        Some(record) => signup::current_step(&record, &app.settings),
+        None => kenpo_shared::domain::Step::Identity,
+    };
+    let (_, cookie) = app.sessions.issue(handoff.member_id, now.timestamp());
+    Ok(see_other(step.page(), Some(&cookie)))
+}
+
+fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
+    let (title, detail) = match e {
+        HandoffError::Expired => ("ログインの有効期限が切れました", "お手数ですが、ポータルのメニューから「医療費と給付金支給額」をもう一度選んでください。"),
+        HandoffError::Replayed => ("このログインは使用済みです", "画面の再読み込みや「戻る」でこのページが開かれた可能性があります。ポータルのメニューからもう一度お入りください。"),
+        _ => ("ログインできませんでした", "ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。解決しない場合は健康保険組合にお問い合わせください。"),
+    };
+    html_response(401, page(app, title, detail))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn page(app: &App, title: &str, detail: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><link rel="stylesheet" href="/assets/app.css"></head><body><main class="page"><h1>{title}</h1><p role="alert">{detail}</p><p><a class="button" href="{portal}">ポータルに戻る</a></p></main></body></html>"#,
+        portal = escape(&app.settings.portal_url)
+    )
+}

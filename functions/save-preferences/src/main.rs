@@ -1,0 +1,6 @@
+//! Lambda entry point: wiring only; the handler is `save_preferences::handle`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    kenpo_shared::lambda::run_http(|app, req| async move { save_preferences::handle(&app, req).await }).await
+}

@@ -1,0 +1,56 @@
+//! Demo members for `kenpo dev` (made up; printed at start so a developer can log in as them).
+
+use chrono::{TimeZone, Utc};
+use kenpo_shared::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step};
+use kenpo_shared::store::{Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError};
+
+pub struct Demo {
+    pub id: &'static str,
+    pub insurer: &'static str,
+    pub birth: &'static str,
+    pub category: &'static str,
+    pub note: &'static str,
+    /// A completion already on record (year, month, day).
+    pub completed: Option<(i32, u32, u32)>,
+}
+
+pub const DEMO_MEMBERS: &[Demo] = &[
+    Demo { id: "D0001", insurer: "06133946", birth: "19810403", category: "一般", note: "初めてのログイン", completed: None },
+    Demo { id: "D0002", insurer: "06133946", birth: "19790822", category: "任意継続", note: "初めてのログイン", completed: None },
+    Demo { id: "D0003", insurer: "63133946", birth: "19480115", category: "特例退職", note: "初めてのログイン（特例退職）", completed: None },
+    Demo { id: "D0004", insurer: "06133946", birth: "19650710", category: "一般", note: "令和4年7月以前に登録（もう一度手続き）", completed: Some((2022, 6, 1)) },
+    Demo { id: "D0005", insurer: "06133946", birth: "19920229", category: "一般", note: "登録済み（トップページへ）", completed: Some((2025, 4, 1)) },
+];
+
+pub fn demo_profiles() -> Vec<MemberProfile> {
+    DEMO_MEMBERS
+        .iter()
+        .filter_map(|d| {
+            Some(MemberProfile {
+                member_id: MemberId::parse(d.id).ok()?,
+                insurer_number: InsurerNumber::parse(d.insurer).ok()?,
+                birth_date: BirthDate::from_compact(d.birth)?,
+                category: Some(d.category.to_owned()),
+            })
+        })
+        .collect()
+}
+
+pub async fn seed(store: &dyn SignupStore) -> Result<(), StoreError> {
+    store.put_members(&demo_profiles()).await?;
+    for d in DEMO_MEMBERS {
+        let (Some((y, m, day)), Ok(id)) = (d.completed, MemberId::parse(d.id)) else { continue };
+        let at = Utc.with_ymd_and_hms(y, m, day, 1, 0, 0).single().unwrap_or_else(Utc::now);
+        let mut record = SignupRecord::new(id, at).next(at);
+        record.state = Step::Completed;
+        record.completed_at = Some(at);
+        record.welcome_mail_for = Some(at);
+        record.email = EmailAddress::from_stored(&format!("{}@example.jp", d.id.to_ascii_lowercase()));
+        record.notify_medical_expenses = Some(true);
+        match store.put_signup(&record, Expect::Absent).await {
+            Ok(()) | Err(WriteError::Conflict(_)) => {}
+            Err(WriteError::Store(e)) => return Err(e),
+        }
+    }
+    Ok(())
+}

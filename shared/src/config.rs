@@ -1,0 +1,209 @@
+//! Settings, read from the environment (the SAM template sets the same names as the dev server).
+
+use std::env;
+
+use chrono::NaiveDate;
+
+use crate::domain::{InsurerNumber, TermsVersion};
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        "config_invalid"
+    }
+}
+
+/// Everything a handler needs to decide, with development defaults.
+#[derive(Clone)]
+pub struct Settings {
+    pub table_name: String,
+    pub sender_address: String,
+    pub mail_from_domain: String,
+    pub society_name: String,
+    pub insurer_numbers: Vec<InsurerNumber>,
+    pub terms_version: TermsVersion,
+    /// Members whose last completion is before this day (Japan time) onboard again once.
+    pub onboarding_cutoff: NaiveDate,
+    pub lockout_attempts: u32,
+    pub lockout_seconds: u64,
+    pub session_seconds: u64,
+    /// HS256 secret of the portal's hand-off tokens.
+    pub sso_jwt_secret: Vec<u8>,
+    /// Instead of the secret: the portal's public key (PEM) and its algorithm (RS256 or ES256).
+    pub sso_public_key: Option<(String, String)>,
+    /// Master key of the session cookie (at least 32 bytes).
+    pub session_key: Vec<u8>,
+    /// Origins allowed to POST/PUT the API (our own).
+    pub allowed_origins: Vec<String>,
+    /// Where a member who is not logged in goes back to.
+    pub portal_url: String,
+    pub cookie_secure: bool,
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("table_name", &self.table_name)
+            .field("terms_version", &self.terms_version)
+            .field("onboarding_cutoff", &self.onboarding_cutoff)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEV_SSO_JWT_SECRET: &str = "kenpo-dev-only-sso-secret-do-not-use-in-production";
+pub const DEV_SESSION_KEY: &str = "kenpo-dev-only-session-key-do-not-use-in-production-0123456789";
+
+impl Settings {
+    /// Development defaults: what `kenpo dev` runs with unless the environment says otherwise.
+    pub fn development() -> Self {
+        Self {
+            table_name: "kenpo-dev".into(),
+            sender_address: "webmaster@kenpo.example".into(),
+            mail_from_domain: "kenpo.example".into(),
+            society_name: "健康保険組合".into(),
+            insurer_numbers: ["06133946", "63133946"].iter().filter_map(|n| InsurerNumber::parse(n).ok()).collect(),
+            terms_version: TermsVersion::parse("2026-11-01").expect("valid literal"),
+            onboarding_cutoff: NaiveDate::from_ymd_opt(2022, 8, 1).expect("valid literal"),
+            lockout_attempts: 5,
+            lockout_seconds: 30 * 60,
+            session_seconds: 30 * 60,
+            sso_jwt_secret: DEV_SSO_JWT_SECRET.as_bytes().to_vec(),
+            sso_public_key: None,
+            session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
+            allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
+            portal_url: "/dev/portal".into(),
+            cookie_secure: true,
+            max_body_bytes: 16 * 1024,
+        }
+    }
+
+    /// Read from the environment. In a Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) the secrets and the
+    /// table have no defaults: a missing one fails at init, not at the first member.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let mut s = Self::development();
+        let required = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name).filter(|v| !v.trim().is_empty()) {
+                Some(v) => Ok(Some(v)),
+                None if in_lambda => Err(ConfigError { name, reason: "is required in a Lambda".into() }),
+                None => Ok(None),
+            }
+        };
+        if let Some(v) = required("TABLE_NAME")? {
+            s.table_name = v;
+        }
+        if let Some(pem) = get("SSO_JWT_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
+            s.sso_public_key = Some((get("SSO_JWT_ALGORITHM").unwrap_or_else(|| "RS256".into()), pem));
+        } else if let Some(v) = required("SSO_JWT_SECRET")? {
+            if v.len() < 32 {
+                return Err(ConfigError { name: "SSO_JWT_SECRET", reason: "must be at least 32 bytes".into() });
+            }
+            s.sso_jwt_secret = v.into_bytes();
+        }
+        if let Some(v) = required("SESSION_KEY")? {
+            if v.len() < 32 {
+                return Err(ConfigError { name: "SESSION_KEY", reason: "must be at least 32 bytes".into() });
+            }
+            s.session_key = v.into_bytes();
+        }
+        if let Some(v) = required("ALLOWED_ORIGINS")? {
+            s.allowed_origins = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+        }
+        if let Some(v) = get("SENDER_ADDRESS") {
+            s.sender_address = v;
+        }
+        if let Some(v) = get("MAIL_FROM_DOMAIN") {
+            s.mail_from_domain = v;
+        } else if let Some((_, d)) = s.sender_address.rsplit_once('@') {
+            s.mail_from_domain = d.to_owned();
+        }
+        if let Some(v) = get("SOCIETY_NAME") {
+            s.society_name = v;
+        }
+        if let Some(v) = get("INSURER_NUMBERS") {
+            s.insurer_numbers = v
+                .split(',')
+                .map(|n| InsurerNumber::parse(n).map_err(|_| ConfigError { name: "INSURER_NUMBERS", reason: "an entry is not a valid 保険者番号".into() }))
+                .collect::<Result<_, _>>()?;
+            if s.insurer_numbers.is_empty() {
+                return Err(ConfigError { name: "INSURER_NUMBERS", reason: "is empty".into() });
+            }
+        }
+        if let Some(v) = get("TERMS_VERSION") {
+            s.terms_version = TermsVersion::parse(&v).map_err(|e| ConfigError { name: "TERMS_VERSION", reason: e.message })?;
+        }
+        if let Some(v) = get("ONBOARDING_CUTOFF") {
+            s.onboarding_cutoff = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                .map_err(|_| ConfigError { name: "ONBOARDING_CUTOFF", reason: "expected YYYY-MM-DD".into() })?;
+        }
+        s.lockout_attempts = number(&get, "LOCKOUT_ATTEMPTS", s.lockout_attempts)?;
+        s.lockout_seconds = number(&get, "LOCKOUT_SECONDS", s.lockout_seconds)?;
+        s.session_seconds = number(&get, "SESSION_SECONDS", s.session_seconds)?;
+        if let Some(v) = get("PORTAL_URL") {
+            s.portal_url = v;
+        }
+        if let Some(v) = get("COOKIE_SECURE") {
+            s.cookie_secure = !matches!(v.as_str(), "0" | "false" | "no");
+        }
+        if s.lockout_attempts == 0 {
+            return Err(ConfigError { name: "LOCKOUT_ATTEMPTS", reason: "must be at least 1".into() });
+        }
+        Ok(s)
+    }
+
+    pub fn is_society_insurer(&self, n: &InsurerNumber) -> bool {
+        self.insurer_numbers.contains(n)
+    }
+
+    /// 「06133946」または「63133946」
+    pub fn insurer_numbers_hint(&self) -> String {
+        self.insurer_numbers.iter().map(|n| format!("「{n}」")).collect::<Vec<_>>().join("または")
+    }
+}
+
+fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError { name, reason: "expected a whole number".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_lambda_without_secrets_fails_at_init() {
+        let env: HashMap<&str, &str> = [("AWS_LAMBDA_FUNCTION_NAME", "f")].into();
+        let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(err.name, "TABLE_NAME");
+    }
+
+    #[test]
+    fn settings_are_read_from_the_environment() {
+        let env: HashMap<&str, &str> = [
+            ("INSURER_NUMBERS", "06133946"),
+            ("LOCKOUT_ATTEMPTS", "3"),
+            ("ONBOARDING_CUTOFF", "2023-01-01"),
+            ("ALLOWED_ORIGINS", "https://kenpo.example/"),
+        ]
+        .into();
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.insurer_numbers_hint(), "「06133946」");
+        assert_eq!(s.lockout_attempts, 3);
+        assert_eq!(s.allowed_origins, vec!["https://kenpo.example"]);
+        assert!(Settings::from_lookup(|k| (k == "INSURER_NUMBERS").then(|| "12345678".to_string())).is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Wiring shared by every Lambda's `main.rs`: JSON logs, the app built once, the runtime loop.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_http::{Body, Error, Request, Response, service_fn};
+
+use crate::app::App;
+
+/// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default info). Never logs bodies.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_current_span(false)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+/// Build the app from the environment once, then serve API Gateway events with `handler`.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Arc<App>, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    init_tracing();
+    let app = Arc::new(App::from_env().await.inspect_err(|e| tracing::error!(code = e.code(), error = %e, "init failed"))?);
+    lambda_http::run(service_fn(|req: Request| {
+        let app = app.clone();
+        let response = handler(app, req);
+        async move { Ok::<_, Error>(response.await) }
+    }))
+    .await
+}

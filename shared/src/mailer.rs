@@ -1,0 +1,43 @@
+//! The `Mailer` port: SES v2 in production, a folder of `.eml` files locally.
+
+pub mod outbox;
+pub mod ses;
+
+use async_trait::async_trait;
+
+use crate::domain::EmailAddress;
+
+/// One mail to one member.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub from: String,
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The provider refused this mail for good (bad address, unverified sender): do not retry.
+    #[error("mail rejected: {0}")]
+    Rejected(String),
+    /// Throttled, timed out, provider down: retry later.
+    #[error("mail provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl MailError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MailError::Rejected(_) => "mail_rejected",
+            MailError::Unavailable(_) => "mail_unavailable",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Send; returns the provider's message id.
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+}

@@ -1,0 +1,103 @@
+//! The society's members file: CSV in UTF-8 (with or without BOM) or Shift_JIS (Excel's 「CSV」),
+//! header `member_id,insurer_number,birth_date`, then optional columns (`category`).
+
+use chrono::NaiveDate;
+
+use crate::domain::{BirthDate, InsurerNumber, MemberId};
+use crate::store::MemberProfile;
+
+/// One refused line. Never carries the value (it may be a birth date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLineError {
+    pub line: u64,
+    pub column: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for CsvLineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}行目 {}: {}", self.line, self.column, self.reason)
+    }
+}
+
+/// UTF-8 when it is valid UTF-8, else Shift_JIS (Windows-31J).
+pub fn decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::SHIFT_JIS.decode(bytes).0.into_owned(),
+    }
+}
+
+/// All members, or every line that is wrong (nothing is imported from a file with errors).
+pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<CsvLineError>> {
+    let text = decode(bytes);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
+    let header_error = |reason: &str| vec![CsvLineError { line: 1, column: "header".into(), reason: reason.into() }];
+    let headers = reader.headers().map_err(|_| header_error("見出し行を読めません"))?.clone();
+    let index = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(id_col), Some(insurer_col), Some(birth_col)) = (index("member_id"), index("insurer_number"), index("birth_date")) else {
+        return Err(header_error("見出しに member_id, insurer_number, birth_date が必要です"));
+    };
+    let category_col = index("category");
+    let mut members = Vec::new();
+    let mut errors = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = row.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| p.line());
+        let Ok(row) = row else {
+            errors.push(CsvLineError { line, column: "*".into(), reason: "CSVとして読めません".into() });
+            continue;
+        };
+        if row.iter().all(str::is_empty) {
+            continue;
+        }
+        let field = |col: usize| row.get(col).unwrap_or("");
+        let mut bad = |column: &str, reason: String| errors.push(CsvLineError { line, column: column.into(), reason });
+        let member_id = MemberId::parse(field(id_col)).map_err(|e| bad("member_id", e.message)).ok();
+        let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", e.message)).ok();
+        let birth = BirthDate::parse(field(birth_col), today).map_err(|e| bad("birth_date", e.message)).ok();
+        if let (Some(member_id), Some(insurer_number), Some(birth_date)) = (member_id, insurer, birth) {
+            let category = category_col.map(field).filter(|c| !c.is_empty()).map(str::to_owned);
+            members.push(MemberProfile { member_id, insurer_number, birth_date, category });
+        }
+    }
+    if errors.is_empty() { Ok(members) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    #[test]
+    fn utf8_with_bom_and_optional_columns() {
+        let csv = "\u{feff}member_id,insurer_number,birth_date,category\nM001,06133946,19810403,一般\nM002,63133946,19450101,特例退職\n";
+        let members = parse(csv.as_bytes(), today()).unwrap();
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[1].category.as_deref(), Some("特例退職"));
+    }
+
+    #[test]
+    fn shift_jis_from_excel() {
+        let text = "member_id,insurer_number,birth_date,category\r\nM001,06133946,19810403,任意継続\r\n";
+        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+        let members = parse(&bytes, today()).unwrap();
+        assert_eq!(members[0].category.as_deref(), Some("任意継続"));
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_without_its_value() {
+        let csv = "member_id,insurer_number,birth_date\nM001,06133947,19810403\nM002,06133946,19810230\nM003,06133946,19810403\n";
+        let errors = parse(csv.as_bytes(), today()).unwrap_err();
+        assert_eq!(errors.iter().map(|e| (e.line, e.column.as_str())).collect::<Vec<_>>(), vec![(2, "insurer_number"), (3, "birth_date")]);
+        assert!(errors.iter().all(|e| !e.to_string().contains("19810230")));
+    }
+
+    #[test]
+    fn missing_header_column_is_refused() {
+        assert!(parse(b"id,insurer_number,birth_date\n1,06133946,19810403\n", today()).is_err());
+    }
+}

@@ -1,0 +1,374 @@
+//! DynamoDB adapter of `SignupStore`: one table, items as in DESIGN.md.
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | member | `MEMBER#<id>` | `PROFILE` |
+//! | signup | `MEMBER#<id>` | `SIGNUP` |
+//! | consent | `MEMBER#<id>` | `CONSENT#<timestamp>` |
+//! | used token | `SSO#<jti>` | `SSO` (TTL `expiresAt`) |
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+
+use super::{ConsentRecord, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step, TermsVersion};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn signup_put(&self, record: &SignupRecord, expect: Expect) -> Put {
+        let (condition, values) = condition_for(expect);
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode_signup(record)))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(v) = values {
+            put = put.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
+        }
+        // All fields are set above; `build` only fails on a missing table name or item.
+        put.build().unwrap_or_else(|_| unreachable!("table name and item are set"))
+    }
+
+    /// On a lost condition, the record as it is now (read strongly consistent).
+    async fn current_after_conflict(&self, id: &MemberId, old: Option<&Item>) -> Result<Option<Box<SignupRecord>>, StoreError> {
+        match old {
+            Some(item) if !item.is_empty() => Ok(Some(Box::new(decode_signup(item)?))),
+            _ => Ok(self.get_signup(id).await?.map(Box::new)),
+        }
+    }
+}
+
+fn condition_for(expect: Expect) -> (&'static str, Option<AttributeValue>) {
+    match expect {
+        Expect::Absent => ("attribute_not_exists(PK)", None),
+        Expect::Version(v) => ("#v = :v", Some(AttributeValue::N(v.to_string()))),
+    }
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+pub fn member_pk(id: &MemberId) -> String {
+    format!("MEMBER#{}", id.as_str())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, key: &str) -> Option<T> {
+    item.get(key).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("attribute {what} missing or invalid"))
+}
+
+fn member_id_of(item: &Item) -> Result<MemberId, StoreError> {
+    get_s(item, "PK")
+        .and_then(|pk| pk.strip_prefix("MEMBER#"))
+        .and_then(|id| MemberId::parse(id).ok())
+        .ok_or_else(|| corrupt("PK"))
+}
+
+pub fn encode_member(m: &MemberProfile) -> Item {
+    let mut item = Item::new();
+    item.insert("PK".into(), s(member_pk(&m.member_id)));
+    item.insert("SK".into(), s("PROFILE"));
+    item.insert("insurerNumber".into(), s(m.insurer_number.as_str()));
+    item.insert("birthDate".into(), s(m.birth_date.compact()));
+    if let Some(c) = &m.category {
+        item.insert("category".into(), s(c.clone()));
+    }
+    item
+}
+
+pub fn decode_member(item: &Item) -> Result<MemberProfile, StoreError> {
+    Ok(MemberProfile {
+        member_id: member_id_of(item)?,
+        insurer_number: get_s(item, "insurerNumber").and_then(|v| InsurerNumber::parse(v).ok()).ok_or_else(|| corrupt("insurerNumber"))?,
+        birth_date: get_s(item, "birthDate").and_then(BirthDate::from_compact).ok_or_else(|| corrupt("birthDate"))?,
+        category: get_s(item, "category").map(str::to_owned),
+    })
+}
+
+pub fn encode_signup(r: &SignupRecord) -> Item {
+    let mut item = Item::new();
+    item.insert("PK".into(), s(member_pk(&r.member_id)));
+    item.insert("SK".into(), s("SIGNUP"));
+    item.insert("state".into(), s(r.state.stored()));
+    item.insert("version".into(), n(r.version));
+    item.insert("failedAttempts".into(), n(r.failed_attempts));
+    item.insert("updatedAt".into(), s(format_time(r.updated_at)));
+    if let Some(t) = r.locked_until {
+        item.insert("lockedUntil".into(), s(format_time(t)));
+    }
+    if let Some(e) = &r.email {
+        item.insert("email".into(), s(e.as_str()));
+    }
+    if let Some(b) = r.notify_medical_expenses {
+        item.insert("notifyMedicalExpenses".into(), AttributeValue::Bool(b));
+    }
+    if let Some(v) = &r.terms_version {
+        item.insert("termsVersion".into(), s(v.as_str()));
+    }
+    for (key, value) in [("completedAt", r.completed_at), ("welcomeMailFor", r.welcome_mail_for), ("welcomeSentAt", r.welcome_sent_at)] {
+        if let Some(t) = value {
+            item.insert(key.into(), s(format_time(t)));
+        }
+    }
+    item
+}
+
+pub fn decode_signup(item: &Item) -> Result<SignupRecord, StoreError> {
+    let time = |key: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        match get_s(item, key) {
+            None => Ok(None),
+            Some(v) => parse_time(v).map(Some).ok_or_else(|| corrupt(key)),
+        }
+    };
+    Ok(SignupRecord {
+        member_id: member_id_of(item)?,
+        state: get_s(item, "state").and_then(Step::from_stored).ok_or_else(|| corrupt("state"))?,
+        version: get_n(item, "version").ok_or_else(|| corrupt("version"))?,
+        failed_attempts: get_n(item, "failedAttempts").unwrap_or(0),
+        locked_until: time("lockedUntil")?,
+        email: match get_s(item, "email") {
+            None => None,
+            Some(v) => Some(EmailAddress::from_stored(v).ok_or_else(|| corrupt("email"))?),
+        },
+        notify_medical_expenses: item.get("notifyMedicalExpenses").and_then(|v| v.as_bool().ok()).copied(),
+        terms_version: get_s(item, "termsVersion").and_then(|v| TermsVersion::parse(v).ok()),
+        completed_at: time("completedAt")?,
+        welcome_mail_for: time("welcomeMailFor")?,
+        welcome_sent_at: time("welcomeSentAt")?,
+        updated_at: time("updatedAt")?.ok_or_else(|| corrupt("updatedAt"))?,
+    })
+}
+
+fn encode_consent(c: &ConsentRecord) -> Item {
+    let mut item = Item::new();
+    item.insert("PK".into(), s(member_pk(&c.member_id)));
+    item.insert("SK".into(), s(format!("CONSENT#{}", format_time(c.agreed_at))));
+    item.insert("termsVersion".into(), s(c.terms_version.as_str()));
+    item.insert("agreedAt".into(), s(format_time(c.agreed_at)));
+    if let Some(ip) = &c.source_ip {
+        item.insert("sourceIp".into(), s(ip.clone()));
+    }
+    item
+}
+
+fn decode_consent(item: &Item) -> Result<ConsentRecord, StoreError> {
+    Ok(ConsentRecord {
+        member_id: member_id_of(item)?,
+        terms_version: get_s(item, "termsVersion").and_then(|v| TermsVersion::parse(v).ok()).ok_or_else(|| corrupt("termsVersion"))?,
+        agreed_at: get_s(item, "agreedAt").and_then(parse_time).ok_or_else(|| corrupt("agreedAt"))?,
+        source_ip: get_s(item, "sourceIp").map(str::to_owned),
+    })
+}
+
+#[async_trait]
+impl SignupStore for DynamoStore {
+    async fn put_members(&self, members: &[MemberProfile]) -> Result<(), StoreError> {
+        for chunk in members.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|m| {
+                    let put = PutRequest::builder().set_item(Some(encode_member(m))).build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let mut delay = Duration::from_millis(50);
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::Unavailable(format!("{} members left unprocessed after retries", pending.len())));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_member(&self, id: &MemberId) -> Result<Option<MemberProfile>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(id)))
+            .key("SK", s("PROFILE"))
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        out.item.as_ref().map(decode_member).transpose()
+    }
+
+    async fn get_signup(&self, id: &MemberId) -> Result<Option<SignupRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(member_pk(id)))
+            .key("SK", s("SIGNUP"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        out.item.as_ref().map(decode_signup).transpose()
+    }
+
+    async fn put_signup(&self, record: &SignupRecord, expect: Expect) -> Result<(), WriteError> {
+        let (condition, version) = condition_for(expect);
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode_signup(record)))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(v) = version {
+            request = request.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
+        }
+        let result = request
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let store_error = unavailable(&e);
+                match e.into_service_error() {
+                    PutItemError::ConditionalCheckFailedException(c) => {
+                        Err(WriteError::Conflict(self.current_after_conflict(&record.member_id, c.item.as_ref()).await?))
+                    }
+                    _ => Err(WriteError::Store(store_error)),
+                }
+            }
+        }
+    }
+
+    async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError> {
+        let consent_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode_consent(consent)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(self.signup_put(record, expect)).build())
+            .transact_items(TransactWriteItem::builder().put(consent_put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let store_error = unavailable(&e);
+                match e.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        let reasons = c.cancellation_reasons();
+                        let lost_condition = reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
+                        if lost_condition {
+                            let old = reasons.first().and_then(|r| r.item());
+                            Err(WriteError::Conflict(self.current_after_conflict(&record.member_id, old).await?))
+                        } else {
+                            Err(WriteError::Store(store_error))
+                        }
+                    }
+                    _ => Err(WriteError::Store(store_error)),
+                }
+            }
+        }
+    }
+
+    async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(member_pk(id)))
+            .expression_attribute_values(":prefix", s("CONSENT#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        items.iter().map(decode_consent).collect()
+    }
+
+    async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("SSO#{jti}")))
+            .item("SK", s("SSO"))
+            .item("expiresAt", n(expires_at.timestamp()))
+            // TTL deletes lazily: an expired item may still be there, and does not count.
+            .condition_expression("attribute_not_exists(PK) OR expiresAt < :now")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let store_error = unavailable(&e);
+                match e.into_service_error() {
+                    PutItemError::ConditionalCheckFailedException(_) => Ok(false),
+                    _ => Err(store_error),
+                }
+            }
+        }
+    }
+}
