@@ -80,8 +80,9 @@ impl HandoffVerifier {
 
     fn with(key: DecodingKey, algorithm: Algorithm) -> Self {
         let mut validation = Validation::new(algorithm);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_nbf = true;
+        // Times are checked below against the caller's clock (one clock for the whole app).
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { key, validation }
     }
@@ -94,16 +95,15 @@ impl HandoffVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(HandoffError::TooLong);
         }
-        let data = jsonwebtoken::decode::<HandoffClaims>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => HandoffError::Expired,
-            _ => HandoffError::Invalid,
-        })?;
+        let data = jsonwebtoken::decode::<HandoffClaims>(token, &self.key, &self.validation).map_err(|_| HandoffError::Invalid)?;
         let c = data.claims;
         let leeway = LEEWAY_SECONDS as i64;
         if c.exp <= now_unix - leeway {
             return Err(HandoffError::Expired);
         }
-        let sane_times = c.iat <= now_unix + leeway && c.exp - now_unix <= MAX_TOKEN_LIFETIME_SECONDS + leeway;
+        let sane_times = c.iat <= now_unix + leeway
+            && c.nbf.is_none_or(|nbf| nbf <= now_unix + leeway)
+            && c.exp - now_unix <= MAX_TOKEN_LIFETIME_SECONDS + leeway;
         let sane_jti = (8..=128).contains(&c.jti.len()) && c.jti.bytes().all(|b| b.is_ascii_graphic());
         if !sane_times || !sane_jti {
             return Err(HandoffError::Invalid);
@@ -122,7 +122,11 @@ pub fn sign_hs256(secret: &[u8], member_id: &str, now_unix: i64, lifetime_second
         jti: format!("{:032x}", rand::random::<u128>()),
         nbf: None,
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret)).unwrap_or_default()
+    sign_claims_hs256(secret, &claims)
+}
+
+pub fn sign_claims_hs256(secret: &[u8], claims: &HandoffClaims) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -169,7 +173,7 @@ mod tests {
     #[test]
     fn not_yet_valid_is_refused() {
         let claims = HandoffClaims { sub: "M1".into(), iat: now(), exp: now() + 300, jti: "abcdefgh12345678".into(), nbf: Some(now() + 200) };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        let token = sign_claims_hs256(SECRET, &claims);
         assert_eq!(HandoffVerifier::hs256(SECRET).verify(&token, now()), Err(HandoffError::Invalid));
     }
 }

@@ -59,7 +59,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             })?;
             store.put_members(&members).await.map_err(|e| e.to_string())?;
-            println!("{}: {}件の加入者を読み込みました。", file.display(), members.len());
+            eprintln!("{}: {}件の加入者を読み込みました。", file.display(), members.len());
         }
     }
     let app = Arc::new(App::new(settings, store, mailer, Arc::new(SystemClock)).map_err(|e| e.to_string())?);
@@ -99,18 +99,22 @@ fn init_logs() {
 }
 
 fn print_banner(addr: SocketAddr, aws: bool, outbox: Option<&std::path::Path>) {
-    println!("kenpo dev: http://{addr}/  (store: {}, mail: {})", if aws { "DynamoDB" } else { "embedded" }, match outbox {
+    use std::io::Write;
+    let mail = match outbox {
         Some(dir) => format!("outbox {}", dir.display()),
         None => "SES".into(),
-    });
+    };
+    let mut text = format!("kenpo dev: http://{addr}/  (store: {}, mail: {mail})\n", if aws { "DynamoDB" } else { "embedded" });
     if !aws {
-        println!("development portal: http://{addr}/dev/portal   outbox: http://{addr}/dev/outbox");
-        println!("demo members (made up):");
-        println!("  {:<6} {:<9} {:<9} {}", "id", "保険者番号", "生年月日", "");
+        text.push_str(&format!("development portal: http://{addr}/dev/portal   outbox: http://{addr}/dev/outbox\n"));
+        text.push_str("demo members (made up): id / 保険者番号 / 生年月日\n");
         for d in crate::seed::DEMO_MEMBERS {
-            println!("  {:<6} {:<9} {:<9} {}", d.id, d.insurer, d.birth, d.note);
+            text.push_str(&format!("  {}  {}  {}  {}\n", d.id, d.insurer, d.birth, d.note));
         }
     }
+    // A closed stdout (a parent that stopped reading) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
 /// The embedded store's changes reach the same welcome handler as the stream's records would,

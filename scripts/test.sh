@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Every test of kenpo-web, from a fresh machine: installs what it needs (a local Python virtualenv
+# with moto and cfn-lint, Debian's chromium, the browser test's npm packages), starts moto on
+# 127.0.0.1, builds the workspace once (dev profile, one target dir) and runs:
+#   1. cargo test --workspace  (unit, property, handler, store contract on embedded + DynamoDB/moto,
+#      SES v2/moto, welcome mail, dev server end to end, routes = template)
+#   2. cfn-lint on infra/template.yaml
+#   3. the screens in headless Chromium (Playwright + axe-core)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+export CARGO_TERM_COLOR=never
+mkdir -p "$ROOT/target" "$ROOT/artifacts"
+
+step() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
+
+step "python virtualenv: moto, cfn-lint"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+PY_PKGS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "cfn-lint-serverless")
+if ! "$VENV/bin/python" -c 'import moto, cfnlint, cfn_lint_serverless' 2>/dev/null; then
+  "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
+fi
+
+step "moto server on 127.0.0.1"
+MOTO_PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$ROOT/target/moto.log" 2>&1 &
+MOTO_PID=$!
+trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/')" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+export KENPO_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+# Only for the emulator: moto accepts any credentials.
+export AWS_ACCESS_KEY_ID=moto-test AWS_SECRET_ACCESS_KEY=moto-test AWS_REGION=ap-northeast-1 AWS_DEFAULT_REGION=ap-northeast-1
+export AWS_EC2_METADATA_DISABLED=true
+
+step "cargo build (dev profile, once for the binaries and the tests)"
+cargo build --workspace --bins --tests --quiet
+export KENPO_BIN="$ROOT/target/debug/kenpo"
+
+step "cargo test"
+cargo test --workspace --quiet 2>&1 | tee "$ROOT/target/cargo-test.log"
+
+step "cfn-lint infra/template.yaml"
+bash scripts/lint-template.sh "$VENV"
+
+if [ -d tests/browser ]; then
+  step "screens in headless Chromium"
+  if [ ! -x /usr/bin/chromium ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+  fi
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test)
+fi
+
+step "all tests passed"

@@ -1,0 +1,97 @@
+//! `kenpo dev` started as a process, the whole flow over HTTP: development portal, hand-off,
+//! identity, consent, preferences, confirm, and the welcome mail in the outbox.
+
+use kenpo_tests::*;
+use serde_json::json;
+
+fn token_for(server: &DevServer, member: &str) -> String {
+    let page = server.agent().get(&format!("{}/dev/portal", server.base)).call().unwrap().into_string().unwrap();
+    let form = page.split("<form").find(|f| f.contains(&format!("{member} としてログイン"))).expect("member on the portal");
+    form.split("name=\"token\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned()
+}
+
+/// POST /sso as the portal's form does: (status, location, cookie).
+fn hand_off(server: &DevServer, token: &str) -> (u16, String, String) {
+    let r = match server.agent().post(&format!("{}/sso", server.base)).send_form(&[("token", token)]) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let cookie = r.header("set-cookie").map(|c| c.split(';').next().unwrap_or("").to_owned()).unwrap_or_default();
+    (r.status(), r.header("location").unwrap_or("").to_owned(), cookie)
+}
+
+fn api(server: &DevServer, method: &str, path: &str, cookie: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let req = server.agent().request(method, &format!("{}{path}", server.base)).set("cookie", cookie).set("origin", &server.base);
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let r = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    (r.status(), r.into_json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn the_whole_onboarding_over_http_ends_with_one_welcome_mail() {
+    let server = DevServer::start(&[]);
+    let token = token_for(&server, "D0001");
+    let (status, location, cookie) = hand_off(&server, &token);
+    assert_eq!((status, location.as_str()), (303, "/signup/identity"));
+    assert_eq!(hand_off(&server, &token).0, 401, "the same token again is refused");
+
+    let (s, body) = api(&server, "POST", "/api/signup/identity", &cookie, Some(json!({"insurerNumber": "06133946", "birthDate": "19810404"})));
+    assert_eq!((s, body["error"]["remainingAttempts"].as_u64()), (403, Some(4)));
+    let steps = [
+        ("POST", "/api/signup/identity", Some(json!({"insurerNumber": "０６１３３９４６", "birthDate": "1981-04-03"})), "consent"),
+        ("POST", "/api/signup/consent", Some(json!({"termsVersion": "2026-11-01", "agreed": true})), "preferences"),
+        ("PUT", "/api/signup/preferences", Some(json!({"email": "taro..yamada@docomo.ne.jp", "notifyMedicalExpenses": true})), "confirm"),
+        ("POST", "/api/signup/confirm", None, "completed"),
+        ("POST", "/api/signup/confirm", None, "completed"),
+    ];
+    for (method, path, body, expected) in steps {
+        let (s, reply) = api(&server, method, path, &cookie, body);
+        assert_eq!((s, reply["step"].as_str().unwrap_or("")), (200, expected), "{path}: {reply}");
+    }
+    // The welcome mail is sent off the request path: wait for it.
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = server.mails();
+        if !mails.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mails_after = server.mails();
+    assert_eq!(mails_after.len(), 1, "exactly one welcome mail");
+    assert!(eml_subject(&mails[0]).contains("ようこそ"), "{}", eml_subject(&mails[0]));
+    assert!(mails[0].contains("\"taro..yamada\"@docomo.ne.jp"));
+    assert!(!mails[0].contains("19810403"));
+    // Back later from the portal: straight to the top page.
+    let (_, location, _) = hand_off(&server, &token_for(&server, "D0001"));
+    assert_eq!(location, "/menu");
+}
+
+#[test]
+fn seeded_members_land_where_their_history_says() {
+    let server = DevServer::start(&[]);
+    assert_eq!(hand_off(&server, &token_for(&server, "D0005")).1, "/menu", "completed after the cutoff");
+    assert_eq!(hand_off(&server, &token_for(&server, "D0004")).1, "/signup/identity", "completed before the cutoff");
+}
+
+#[test]
+fn routes_outside_the_table_and_foreign_origins_are_refused() {
+    let server = DevServer::start(&[]);
+    let (_, _, cookie) = hand_off(&server, &token_for(&server, "D0002"));
+    let r = server.agent().get(&format!("{}/nowhere", server.base)).call();
+    assert!(matches!(r, Err(ureq::Error::Status(404, _))));
+    let r = server.agent().delete(&format!("{}/api/signup", server.base)).call();
+    assert!(matches!(r, Err(ureq::Error::Status(405, _))));
+    let r = server.agent().post(&format!("{}/api/signup/identity", server.base)).set("cookie", &cookie).set("origin", "https://evil.example").send_json(json!({"insurerNumber": "06133946", "birthDate": "19790822"}));
+    match r {
+        Err(ureq::Error::Status(403, resp)) => assert_eq!(resp.into_json::<serde_json::Value>().unwrap()["error"]["code"], "cross_origin"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,316 @@
+//! Every row of DESIGN.md's HTTP contract, through the real handlers on the embedded store.
+
+use chrono::{Duration, TimeZone, Utc};
+use kenpo_shared::clock::Clock;
+use kenpo_shared::domain::{EmailAddress, MemberId, Step};
+use kenpo_shared::handoff::{HandoffClaims, sign_hs256};
+use kenpo_shared::store::{Expect, SignupRecord};
+use kenpo_tests::*;
+use lambda_http::Body;
+use serde_json::json;
+
+const BIRTH: &str = "19810403";
+const INSURER: &str = "06133946";
+
+async fn app_with_member() -> TestApp {
+    let t = embedded_app().await;
+    t.store.put_members(&[member("M1", INSURER, BIRTH), member("M2", "63133946", "19480115")]).await.unwrap();
+    t
+}
+
+fn identity(insurer: &str, birth: &str) -> String {
+    json!({ "insurerNumber": insurer, "birthDate": birth }).to_string()
+}
+
+fn sso_request(token: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://kenpo.example/sso")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(format!("token={token}")))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sso_sets_a_fresh_secure_session_and_sends_the_member_to_their_step() {
+    let t = app_with_member().await;
+    let token = sign_hs256(&t.app.settings.sso_jwt_secret, "M1", t.clock.now().timestamp(), 60);
+    let r = portal_entry::handle(&t.app, sso_request(&token)).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/signup/identity");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=1800"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    // The same token again is a replay.
+    let again = portal_entry::handle(&t.app, sso_request(&token)).await;
+    assert_eq!(again.status(), 401);
+    let page = match again.body() { Body::Text(t) => t.clone(), _ => String::new() };
+    assert!(page.contains("ポータルに戻る") && page.contains("使用済み"), "{page}");
+}
+
+#[tokio::test]
+async fn sso_refuses_bad_tokens_with_a_401_page() {
+    let t = app_with_member().await;
+    let now = t.clock.now().timestamp();
+    let secret = t.app.settings.sso_jwt_secret.clone();
+    let none_alg = {
+        use base64_like::encode;
+        format!("{}.{}.", encode(r#"{"alg":"none","typ":"JWT"}"#), encode(&format!(r#"{{"sub":"M1","iat":{now},"exp":{},"jti":"abcdefgh12345678"}}"#, now + 60)))
+    };
+    let cases = [
+        ("wrong signature", sign_hs256(b"some-other-secret-some-other-secret", "M1", now, 60)),
+        ("expired", sign_hs256(&secret, "M1", now - 3600, 60)),
+        ("unknown member", sign_hs256(&secret, "NOBODY", now, 60)),
+        ("alg none", none_alg),
+        ("overlong", "a".repeat(10_000)),
+        ("garbage", "not-a-token".into()),
+        ("missing", String::new()),
+    ];
+    for (what, token) in cases {
+        let r = portal_entry::handle(&t.app, sso_request(&token)).await;
+        assert_eq!(r.status(), 401, "{what}");
+        assert!(r.headers().get("set-cookie").is_none(), "{what} must not log in");
+    }
+    let not_yet = jsonwebtoken_free_nbf(&secret, now);
+    assert_eq!(portal_entry::handle(&t.app, sso_request(&not_yet)).await.status(), 401, "not yet valid");
+}
+
+/// A token whose `nbf` lies in the future, signed with the real secret.
+fn jsonwebtoken_free_nbf(secret: &[u8], now: i64) -> String {
+    let claims = HandoffClaims { sub: "M1".into(), iat: now, exp: now + 600, jti: "nbf-test-0123456789".into(), nbf: Some(now + 300) };
+    kenpo_shared::handoff::sign_claims_hs256(secret, &claims)
+}
+
+mod base64_like {
+    pub fn encode(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+}
+
+#[tokio::test]
+async fn status_needs_a_session_and_reports_the_step() {
+    let t = app_with_member().await;
+    let r = t.route(request("GET", "/api/signup", None, None)).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (401, "unauthenticated".into()));
+    let r = t.route(request("GET", "/api/signup", None, Some("kenpo_session=forged"))).await;
+    assert_eq!(r.status(), 401);
+    let cookie = t.login("M1").await;
+    let r = t.call("GET", "/api/signup", None, &cookie).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(&r), json!({"step": "identity", "termsVersion": "2026-11-01", "preferences": null}));
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json; charset=utf-8"));
+}
+
+#[tokio::test]
+async fn the_session_expires_after_its_lifetime() {
+    let t = app_with_member().await;
+    let cookie = t.login("M1").await;
+    t.clock.advance(Duration::seconds(1801));
+    assert_eq!(t.call("GET", "/api/signup", None, &cookie).await.status(), 401);
+}
+
+#[tokio::test]
+async fn identity_format_errors_are_422_on_the_field_and_not_counted() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let r = t.call("POST", "/api/signup/identity", Some(&identity("0613", "1981-02-30")), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "invalid_input".into()));
+    let body = json_of(&r);
+    assert!(body["error"]["fields"]["insurerNumber"].is_string() && body["error"]["fields"]["birthDate"].is_string(), "{body}");
+    // A check-digit typo, and a valid number that is not the society's (with the hint).
+    let r = t.call("POST", "/api/signup/identity", Some(&identity("06133947", BIRTH)), &c).await;
+    assert_eq!(r.status(), 422);
+    let r = t.call("POST", "/api/signup/identity", Some(&identity("12345674", BIRTH)), &c).await;
+    assert_eq!(r.status(), 422);
+    let hint = json_of(&r)["error"]["fields"]["insurerNumber"].as_str().unwrap().to_owned();
+    assert!(hint.contains("「06133946」") && hint.contains("「63133946」"), "{hint}");
+    // None of those counted: the first real mismatch still leaves 4.
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, "19810404")), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["error"]["remainingAttempts"].as_u64()), (403, Some(4)));
+}
+
+#[tokio::test]
+async fn full_width_input_is_accepted() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let r = t.call("POST", "/api/signup/identity", Some(&identity("０６１３３９４６", "１９８１／０４／０３")), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)), (200, json!({"step": "consent"})));
+}
+
+#[tokio::test]
+async fn five_mismatches_lock_for_thirty_minutes_across_sessions() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    for remaining in (1..=4).rev() {
+        // Wrong insurer number (the other society number) and wrong birth date look the same.
+        let wrong = if remaining % 2 == 0 { identity("63133946", BIRTH) } else { identity(INSURER, "19800101") };
+        let r = t.call("POST", "/api/signup/identity", Some(&wrong), &c).await;
+        assert_eq!(r.status(), 403);
+        let e = json_of(&r)["error"].clone();
+        assert_eq!(e["code"], "identity_mismatch");
+        assert_eq!(e["remainingAttempts"], remaining);
+    }
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, "19800101")), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (429, "locked".into()));
+    assert_eq!(r.headers()["retry-after"], "1800");
+    assert_eq!(json_of(&r)["error"]["retryAfterSeconds"], 1800);
+    // A new session does not reset it, and even the right answer waits.
+    let c2 = t.login("M1").await;
+    t.clock.advance(Duration::minutes(10));
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c2).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(json_of(&r)["error"]["retryAfterSeconds"], 1200);
+    t.clock.advance(Duration::minutes(20));
+    let c3 = t.login("M1").await;
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, "19800101")), &c3).await;
+    assert_eq!(json_of(&r)["error"]["remainingAttempts"], 4, "the count starts again after the lock");
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c3).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn errors_never_echo_the_birth_date() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    for birth in ["19810499", "19810404", "2199-01-01"] {
+        let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, birth)), &c).await;
+        let text = json_of(&r).to_string();
+        assert!(!text.contains(birth) && !text.contains("1981"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn consent_rules() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    // Before identity: wrong step, with the current step.
+    let ok_consent = json!({"termsVersion": "2026-11-01", "agreed": true}).to_string();
+    let r = t.call("POST", "/api/signup/consent", Some(&ok_consent), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (409, "wrong_step".into()));
+    assert_eq!(json_of(&r)["error"]["step"], "identity");
+    t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c).await;
+    let r = t.call("POST", "/api/signup/consent", Some(&json!({"termsVersion": "2026-11-01", "agreed": false}).to_string()), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "consent_required".into()));
+    let r = t.call("POST", "/api/signup/consent", Some(&json!({"termsVersion": "2020-01-01", "agreed": true}).to_string()), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (409, "terms_outdated".into()));
+    assert_eq!(json_of(&r)["error"]["termsVersion"], "2026-11-01");
+    let r = t.call("POST", "/api/signup/consent", Some(&ok_consent), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)), (200, json!({"step": "preferences"})));
+    // A double click answers the same.
+    let r = t.call("POST", "/api/signup/consent", Some(&ok_consent), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)), (200, json!({"step": "preferences"})));
+    let consents = t.store.list_consents(&MemberId::parse("M1").unwrap()).await.unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0].terms_version.as_str(), "2026-11-01");
+}
+
+#[tokio::test]
+async fn preferences_rules_and_back_from_confirm() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let prefs = |email: Option<&str>, notify: bool| json!({"email": email, "notifyMedicalExpenses": notify}).to_string();
+    let r = t.call("PUT", "/api/signup/preferences", Some(&prefs(None, false)), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (409, "wrong_step".into()));
+    t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c).await;
+    t.call("POST", "/api/signup/consent", Some(&json!({"termsVersion": "2026-11-01", "agreed": true}).to_string()), &c).await;
+    let r = t.call("PUT", "/api/signup/preferences", Some(&prefs(Some("not-an-address"), true)), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "invalid_input".into()));
+    assert!(json_of(&r)["error"]["fields"]["email"].is_string());
+    let r = t.call("PUT", "/api/signup/preferences", Some(&prefs(Some("  "), true)), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "email_required_for_notifications".into()));
+    let r = t.call("PUT", "/api/signup/preferences", Some(&prefs(Some(" Taro..Yamada@DOCOMO.ne.jp "), true)), &c).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(&r), json!({"step": "confirm", "preferences": {"email": "Taro..Yamada@docomo.ne.jp", "notifyMedicalExpenses": true}}));
+    // 戻る: editing again from confirm is allowed, and status shows what is stored.
+    let r = t.call("PUT", "/api/signup/preferences", Some(&prefs(None, false)), &c).await;
+    assert_eq!(json_of(&r)["step"], "confirm");
+    let status = json_of(&t.call("GET", "/api/signup", None, &c).await);
+    assert_eq!(status["preferences"], json!({"email": null, "notifyMedicalExpenses": false}));
+}
+
+#[tokio::test]
+async fn confirm_is_idempotent_and_completed_members_can_change_preferences() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let r = t.call("POST", "/api/signup/confirm", None, &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (409, "wrong_step".into()));
+    t.onboard(&c, INSURER, BIRTH, Some("taro@example.jp")).await;
+    let again = t.call("POST", "/api/signup/confirm", None, &c).await;
+    assert_eq!((again.status().as_u16(), json_of(&again)), (200, json!({"step": "completed"})));
+    assert_eq!(t.step(&c).await, "completed");
+    let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "hanako@example.jp", "notifyMedicalExpenses": false}).to_string()), &c).await;
+    assert_eq!(json_of(&r)["step"], "completed");
+    // Identity after completion is a wrong step.
+    let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c).await;
+    assert_eq!(json_of(&r)["error"]["step"], "completed");
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_skip_or_lose_a_step() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let body = identity(INSURER, BIRTH);
+    let results = join_all((0..8).map(|_| t.call("POST", "/api/signup/identity", Some(&body), &c))).await;
+    assert!(results.iter().all(|r| r.status() == 200), "double clicks all answer 200");
+    let consent = json!({"termsVersion": "2026-11-01", "agreed": true}).to_string();
+    let results = join_all((0..8).map(|_| t.call("POST", "/api/signup/consent", Some(&consent), &c))).await;
+    assert!(results.iter().all(|r| r.status() == 200));
+    assert_eq!(t.store.list_consents(&MemberId::parse("M1").unwrap()).await.unwrap().len(), 1, "one consent record");
+    t.call("PUT", "/api/signup/preferences", Some(r#"{"email":null,"notifyMedicalExpenses":false}"#), &c).await;
+    let results = join_all((0..8).map(|_| t.call("POST", "/api/signup/confirm", None, &c))).await;
+    assert!(results.iter().all(|r| r.status() == 200));
+}
+
+#[tokio::test]
+async fn members_who_completed_before_the_cutoff_onboard_again() {
+    let t = app_with_member().await;
+    for (id, completed, expected) in [("M1", (2022, 7, 1), "identity"), ("M2", (2022, 8, 2), "completed")] {
+        let at = Utc.with_ymd_and_hms(completed.0, completed.1, completed.2, 3, 0, 0).unwrap();
+        let mut r = SignupRecord::new(MemberId::parse(id).unwrap(), at).next(at);
+        r.state = Step::Completed;
+        r.completed_at = Some(at);
+        r.email = EmailAddress::from_stored("old@example.jp");
+        r.notify_medical_expenses = Some(true);
+        t.store.put_signup(&r, Expect::Absent).await.unwrap();
+        let c = t.login(id).await;
+        assert_eq!(t.step(&c).await, expected, "{id}");
+    }
+    // The returning member's old address is offered again.
+    let c = t.login("M1").await;
+    let status = json_of(&t.call("GET", "/api/signup", None, &c).await);
+    assert_eq!(status["preferences"]["email"], "old@example.jp");
+    t.onboard(&c, INSURER, BIRTH, Some("old@example.jp")).await;
+    assert_eq!(t.step(&c).await, "completed");
+}
+
+#[tokio::test]
+async fn malformed_oversized_wrong_type_and_foreign_requests() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let cases: Vec<(lambda_http::Request, u16, &str)> = vec![
+        (request("POST", "/api/signup/identity", Some("{not json"), Some(&c)), 400, "malformed_request"),
+        (request("POST", "/api/signup/identity", Some(r#"{"insurerNumber":"06133946","birthDate":"19810403","admin":true}"#), Some(&c)), 400, "malformed_request"),
+        (request("POST", "/api/signup/identity", Some(r#"{"insurerNumber":6133946,"birthDate":"19810403"}"#), Some(&c)), 400, "malformed_request"),
+        (request("POST", "/api/signup/identity", Some(&format!(r#"{{"insurerNumber":"{}","birthDate":"1"}}"#, "0".repeat(20_000))), Some(&c)), 413, "payload_too_large"),
+        (request("POST", "/api/signup/confirm", Some(r#"{"extra":1}"#), Some(&c)), 400, "malformed_request"),
+    ];
+    for (req, status, code) in cases {
+        let r = t.route(req).await;
+        assert_eq!((r.status().as_u16(), error_code(&r)), (status, code.to_string()));
+    }
+    let mut wrong_type = request("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), Some(&c));
+    wrong_type.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    let r = t.route(wrong_type).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (415, "unsupported_media_type".into()));
+    let mut foreign = request("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), Some(&c));
+    foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    let r = t.route(foreign).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (403, "cross_origin".into()));
+    let mut missing = request("PUT", "/api/signup/preferences", Some("{}"), Some(&c));
+    missing.headers_mut().remove("origin");
+    assert_eq!(error_code(&t.route(missing).await), "cross_origin");
+    // Nothing of that moved the member.
+    assert_eq!(t.step(&c).await, "identity");
+}

@@ -1,0 +1,60 @@
+//! The SES v2 adapter over the real wire protocol (moto on 127.0.0.1): what we send is what SES got.
+
+use kenpo_shared::domain::EmailAddress;
+use kenpo_shared::mailer::ses::SesMailer;
+use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
+use kenpo_tests::*;
+
+fn mail(to: &str, from: &str) -> OutgoingMail {
+    OutgoingMail {
+        from: from.into(),
+        to: EmailAddress::from_stored(to).unwrap(),
+        subject: "「医療費と給付金支給額」へようこそ".into(),
+        text: "ご登録ありがとうございます。".into(),
+        html: Some("<p>ご登録ありがとうございます。</p>".into()),
+    }
+}
+
+fn sent_to_moto(recipient: &str) -> Vec<serde_json::Value> {
+    let data: serde_json::Value = ureq::get(&format!("{}/moto-api/data.json", moto_endpoint())).call().unwrap().into_json().unwrap();
+    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    messages.into_iter().filter(|m| m["destinations"]["ToAddresses"].to_string().contains(recipient)).collect()
+}
+
+#[tokio::test]
+async fn sends_utf8_mail_through_sesv2_and_moto_records_it() {
+    let config = moto_config().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let domain = format!("d{:08x}.example.jp", rand::random::<u32>());
+    ses.create_email_identity().email_identity(&domain).send().await.unwrap();
+    let mailer = SesMailer::new(ses, None);
+    let to = format!("r{:08x}@example.jp", rand::random::<u32>());
+    let id = mailer.send(&mail(&to, &format!("webmaster@{domain}"))).await.unwrap();
+    assert!(!id.is_empty());
+    let sent = sent_to_moto(&to);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], "「医療費と給付金支給額」へようこそ");
+    assert_eq!(sent[0]["source"], format!("webmaster@{domain}"));
+    assert_eq!(sent[0]["destinations"]["ToAddresses"][0], to.as_str());
+}
+
+#[tokio::test]
+async fn an_unverified_sender_is_a_permanent_rejection() {
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&moto_config().await), None);
+    let result = mailer.send(&mail("taro@example.jp", "nobody@unverified-domain.example")).await;
+    assert!(matches!(result, Err(MailError::Rejected(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn carrier_addresses_go_out_quoted() {
+    let config = moto_config().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let domain = format!("q{:08x}.example.jp", rand::random::<u32>());
+    ses.create_email_identity().email_identity(&domain).send().await.unwrap();
+    let local = format!("taro..{:08x}", rand::random::<u32>());
+    let to = format!("{local}@docomo.ne.jp");
+    SesMailer::new(ses, None).send(&mail(&to, &format!("webmaster@{domain}"))).await.unwrap();
+    let sent = sent_to_moto(&local);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["destinations"]["ToAddresses"][0], format!("\"{local}\"@docomo.ne.jp"));
+}

@@ -1,0 +1,183 @@
+//! ONE contract suite for `SignupStore`, run against the embedded store and against DynamoDB's
+//! real wire protocol (moto on 127.0.0.1), so the embedded store cannot drift from DynamoDB.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use kenpo_shared::domain::{EmailAddress, MemberId, Step, TermsVersion};
+use kenpo_shared::store::dynamodb::DynamoStore;
+use kenpo_shared::store::embedded::EmbeddedStore;
+use kenpo_shared::store::{ConsentRecord, Expect, SignupRecord, SignupStore, WriteError};
+use kenpo_tests::*;
+use serde_json::json;
+
+fn id(s: &str) -> MemberId {
+    MemberId::parse(s).unwrap()
+}
+
+fn at(h: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap()
+}
+
+/// A record written for the first time (version 1).
+fn first(member: &str) -> SignupRecord {
+    SignupRecord::new(id(member), at(1)).next(at(1))
+}
+
+async fn members_round_trip_in_batches(store: Arc<dyn SignupStore>) {
+    let members: Vec<_> = (0..60).map(|i| member(&format!("B{i:03}"), if i % 2 == 0 { "06133946" } else { "63133946" }, "19810403")).collect();
+    store.put_members(&members).await.unwrap();
+    for m in &members {
+        assert_eq!(store.get_member(&m.member_id).await.unwrap().as_ref(), Some(m));
+    }
+    assert_eq!(store.get_member(&id("NOBODY")).await.unwrap(), None);
+}
+
+async fn a_signup_is_created_once(store: Arc<dyn SignupStore>) {
+    let r = first("S1");
+    assert_eq!(Expect::for_write_of(&r), Expect::Absent);
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    match store.put_signup(&r, Expect::Absent).await {
+        Err(WriteError::Conflict(Some(current))) => assert_eq!(*current, r),
+        other => panic!("second create must lose with the current record, got {other:?}"),
+    }
+}
+
+async fn every_field_survives_a_round_trip(store: Arc<dyn SignupStore>) {
+    let mut r = first("S2");
+    r.state = Step::Completed;
+    r.failed_attempts = 3;
+    r.locked_until = Some(at(5));
+    r.email = EmailAddress::from_stored("taro..yamada@docomo.ne.jp");
+    r.notify_medical_expenses = Some(true);
+    r.terms_version = Some(TermsVersion::parse("2026-11-01").unwrap());
+    r.completed_at = Some(at(2) + Duration::microseconds(123_456));
+    r.welcome_mail_for = r.completed_at;
+    r.welcome_sent_at = Some(at(3));
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    assert_eq!(store.get_signup(&id("S2")).await.unwrap(), Some(r));
+    assert_eq!(store.get_signup(&id("NONE")).await.unwrap(), None);
+}
+
+async fn a_stale_version_loses_and_sees_the_winner(store: Arc<dyn SignupStore>) {
+    let r1 = first("S3");
+    store.put_signup(&r1, Expect::Absent).await.unwrap();
+    let mut winner = r1.next(at(2));
+    winner.state = Step::Consent;
+    let mut loser = r1.next(at(2));
+    loser.failed_attempts = 1;
+    store.put_signup(&winner, Expect::for_write_of(&winner)).await.unwrap();
+    match store.put_signup(&loser, Expect::for_write_of(&loser)).await {
+        Err(WriteError::Conflict(Some(current))) => {
+            assert_eq!(current.state, Step::Consent);
+            assert_eq!(current.version, 2);
+        }
+        other => panic!("stale write must lose, got {other:?}"),
+    }
+    assert_eq!(store.get_signup(&id("S3")).await.unwrap().unwrap().failed_attempts, 0, "the loser changed nothing");
+}
+
+async fn of_concurrent_transitions_exactly_one_wins(store: Arc<dyn SignupStore>) {
+    let r1 = first("S4");
+    store.put_signup(&r1, Expect::Absent).await.unwrap();
+    let attempts: Vec<SignupRecord> = (0..10u32)
+        .map(|i| {
+            let mut n = r1.next(at(2));
+            n.failed_attempts = i;
+            n
+        })
+        .collect();
+    let results = join_all(attempts.iter().map(|n| store.put_signup(n, Expect::Version(1)))).await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(WriteError::Conflict(_)))).count();
+    assert_eq!((wins, conflicts), (1, 9));
+}
+
+async fn consent_and_transition_are_all_or_nothing(store: Arc<dyn SignupStore>) {
+    let r1 = first("S5");
+    store.put_signup(&r1, Expect::Absent).await.unwrap();
+    let consent = |h| ConsentRecord { member_id: id("S5"), terms_version: TermsVersion::parse("2026-11-01").unwrap(), agreed_at: at(h), source_ip: Some("192.0.2.1".into()) };
+    let mut next = r1.next(at(2));
+    next.state = Step::Preferences;
+    // Wrong expected version: neither the record nor the consent is written.
+    assert!(matches!(store.put_signup_with_consent(&next, Expect::Version(7), &consent(2)).await, Err(WriteError::Conflict(_))));
+    assert!(store.list_consents(&id("S5")).await.unwrap().is_empty());
+    store.put_signup_with_consent(&next, Expect::Version(1), &consent(2)).await.unwrap();
+    let mut later = next.next(at(4));
+    later.state = Step::Preferences;
+    store.put_signup_with_consent(&later, Expect::Version(2), &consent(4)).await.unwrap();
+    let listed = store.list_consents(&id("S5")).await.unwrap();
+    assert_eq!(listed, vec![consent(2), consent(4)], "append-only, oldest first");
+    assert_eq!(store.get_signup(&id("S5")).await.unwrap().unwrap().version, 3);
+}
+
+async fn a_token_is_used_once_until_it_expires(store: Arc<dyn SignupStore>) {
+    let now = at(10);
+    assert!(store.claim_token("jti-0001-abcdefgh", now + Duration::minutes(5), now).await.unwrap());
+    assert!(!store.claim_token("jti-0001-abcdefgh", now + Duration::minutes(5), now + Duration::minutes(1)).await.unwrap(), "replay");
+    assert!(store.claim_token("jti-0002-abcdefgh", now + Duration::minutes(5), now).await.unwrap(), "another token");
+    // TTL deletes lazily: an expired item still there does not block (and an expired token is refused anyway).
+    assert!(store.claim_token("jti-0001-abcdefgh", now + Duration::minutes(20), now + Duration::minutes(10)).await.unwrap());
+}
+
+/// Through the real identity handler: concurrent wrong attempts are all counted (no lost update).
+async fn concurrent_failed_attempts_are_all_counted(store: Arc<dyn SignupStore>) {
+    let t = app_on(store, test_settings()).await;
+    t.store.put_members(&[member("L1", "06133946", "19810403")]).await.unwrap();
+    let cookie = t.login("L1").await;
+    let wrong = json!({"insurerNumber": "06133946", "birthDate": "19800101"}).to_string();
+    let results = join_all((0..4).map(|_| t.call("POST", "/api/signup/identity", Some(&wrong), &cookie))).await;
+    let mut remaining: Vec<u64> = results.iter().map(|r| json_of(r)["error"]["remainingAttempts"].as_u64().unwrap()).collect();
+    remaining.sort();
+    assert_eq!(remaining, vec![1, 2, 3, 4], "each attempt counted once");
+    let r = t.call("POST", "/api/signup/identity", Some(&wrong), &cookie).await;
+    assert_eq!(r.status(), 429);
+    let stored = t.store.get_signup(&id("L1")).await.unwrap().unwrap();
+    assert_eq!(stored.failed_attempts, 5);
+    assert!(stored.locked_until.is_some());
+}
+
+/// The whole onboarding on this store, through the handlers.
+async fn a_whole_onboarding_completes(store: Arc<dyn SignupStore>) {
+    let t = app_on(store, test_settings()).await;
+    t.store.put_members(&[member("W1", "63133946", "19480115")]).await.unwrap();
+    let cookie = t.login("W1").await;
+    t.onboard(&cookie, "63133946", "1948-01-15", Some("hanako@example.jp")).await;
+    let record = t.store.get_signup(&id("W1")).await.unwrap().unwrap();
+    assert_eq!((record.state, record.email.map(|e| e.as_str().to_owned())), (Step::Completed, Some("hanako@example.jp".into())));
+    assert_eq!(t.store.list_consents(&id("W1")).await.unwrap().len(), 1);
+}
+
+macro_rules! contract_suite {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(super::EmbeddedStore::new())).await
+                }
+            )*
+        }
+        mod dynamodb_on_moto {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (client, table) = kenpo_tests::moto_table("contract").await;
+                    super::$case(std::sync::Arc::new(super::DynamoStore::new(client, table))).await
+                }
+            )*
+        }
+    };
+}
+
+contract_suite!(
+    members_round_trip_in_batches,
+    a_signup_is_created_once,
+    every_field_survives_a_round_trip,
+    a_stale_version_loses_and_sees_the_winner,
+    of_concurrent_transitions_exactly_one_wins,
+    consent_and_transition_are_all_or_nothing,
+    a_token_is_used_once_until_it_expires,
+    concurrent_failed_attempts_are_all_counted,
+    a_whole_onboarding_completes,
+);

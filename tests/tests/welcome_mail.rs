@@ -1,0 +1,105 @@
+//! The welcome mail: sent once per completion, only with an address, never twice for a duplicate
+//! or concurrent stream delivery, retried (and the claim given back) when the provider is down.
+
+use aws_lambda_events::event::dynamodb::Event;
+use kenpo_shared::domain::MemberId;
+use kenpo_shared::mailer::MailError;
+use kenpo_shared::store::SignupChange;
+use kenpo_tests::*;
+use send_welcome_email::{Outcome, handle_change, handle_stream};
+
+async fn completed(email: Option<&str>) -> (TestApp, SignupChange) {
+    let t = embedded_app().await;
+    t.store.put_members(&[member("M1", "06133946", "19810403")]).await.unwrap();
+    let cookie = t.login("M1").await;
+    t.onboard(&cookie, "06133946", "19810403", email).await;
+    let new = t.store.get_signup(&MemberId::parse("M1").unwrap()).await.unwrap().unwrap();
+    (t, SignupChange { old: None, new })
+}
+
+#[tokio::test]
+async fn one_japanese_mail_without_the_birth_date() {
+    let (t, change) = completed(Some("taro..yamada@docomo.ne.jp")).await;
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Sent);
+    let sent = t.mailer.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let mail = &sent[0];
+    assert!(mail.subject.contains("ようこそ"), "{}", mail.subject);
+    assert_eq!(mail.to.as_str(), "taro..yamada@docomo.ne.jp");
+    assert_eq!(mail.from, t.app.settings.sender_address);
+    for body in [mail.text.as_str(), mail.html.as_deref().unwrap_or("")] {
+        assert!(!body.contains("19810403") && !body.contains("1981"), "no birth date in the mail");
+        assert!(body.contains("医療費通知"));
+    }
+    let stored = t.store.get_signup(&change.new.member_id).await.unwrap().unwrap();
+    assert!(stored.welcome_sent_at.is_some());
+}
+
+#[tokio::test]
+async fn duplicate_and_concurrent_deliveries_send_once() {
+    let (t, change) = completed(Some("taro@example.jp")).await;
+    let outcomes = join_all((0..6).map(|_| handle_change(&t.app, &change))).await;
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Sent))).count(), 1);
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("already_sent"));
+    assert_eq!(t.mailer.count(), 1);
+}
+
+#[tokio::test]
+async fn no_address_no_mail() {
+    let (t, change) = completed(None).await;
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("no_address"));
+    assert_eq!(t.mailer.count(), 0);
+}
+
+#[tokio::test]
+async fn a_provider_outage_is_retried_and_then_sends_once() {
+    let (t, change) = completed(Some("taro@example.jp")).await;
+    *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("throttled".into()));
+    assert!(handle_change(&t.app, &change).await.is_err(), "the stream must retry");
+    *t.mailer.fail_with.lock().unwrap() = None;
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Sent);
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("already_sent"));
+    assert_eq!(t.mailer.count(), 1);
+}
+
+/// A DynamoDB stream event as Lambda delivers it (recorded shape), through `handle_stream`.
+fn stream_event(member: &str, sequence: &str) -> Event {
+    serde_json::from_value(serde_json::json!({
+        "Records": [{
+            "eventID": "1", "eventName": "MODIFY", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "ap-northeast-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795650000,
+                "Keys": {"PK": {"S": format!("MEMBER#{member}")}, "SK": {"S": "SIGNUP"}},
+                "NewImage": {
+                    "PK": {"S": format!("MEMBER#{member}")}, "SK": {"S": "SIGNUP"}, "state": {"S": "COMPLETED"},
+                    "version": {"N": "5"}, "failedAttempts": {"N": "0"}, "updatedAt": {"S": "2026-11-25T01:00:00.000000Z"},
+                    "completedAt": {"S": "2026-11-25T01:00:00.000000Z"}, "email": {"S": "taro@example.jp"},
+                    "notifyMedicalExpenses": {"BOOL": true}
+                },
+                "OldImage": {
+                    "PK": {"S": format!("MEMBER#{member}")}, "SK": {"S": "SIGNUP"}, "state": {"S": "CONFIRM"},
+                    "version": {"N": "4"}, "failedAttempts": {"N": "0"}, "updatedAt": {"S": "2026-11-25T00:59:00.000000Z"}
+                },
+                "SequenceNumber": sequence, "SizeBytes": 300, "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:ap-northeast-1:123456789012:table/kenpo/stream/2026-11-25T00:00:00.000"
+        }]
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn stream_records_reach_the_same_handler_and_failures_are_reported_per_item() {
+    let (t, _) = completed(Some("taro@example.jp")).await;
+    *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("timeout".into()));
+    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("111"));
+    *t.mailer.fail_with.lock().unwrap() = None;
+    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    assert!(response.batch_item_failures.is_empty());
+    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(t.mailer.count(), 1, "delivered three times, mailed once");
+}
