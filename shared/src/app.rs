@@ -25,6 +25,8 @@ impl App {
         let sessions = SessionCodec::new(&settings.session_key, settings.cookie_secure, settings.session_seconds)?;
         let handoff = match &settings.sso_public_key {
             Some((algorithm, pem)) => HandoffVerifier::public_key(algorithm, pem.as_bytes())?,
+            // Without a key (functions that never verify tokens) nothing verifies: a random secret.
+            None if settings.sso_jwt_secret.len() < 32 => HandoffVerifier::hs256(&rand::random::<[u8; 32]>()),
             None => HandoffVerifier::hs256(&settings.sso_jwt_secret),
         };
         Ok(Self { settings, store, mailer, clock, sessions, handoff })

@@ -105,11 +105,14 @@ impl Settings {
         }
         if let Some(pem) = get("SSO_JWT_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
             s.sso_public_key = Some((get("SSO_JWT_ALGORITHM").unwrap_or_else(|| "RS256".into()), pem));
-        } else if let Some(v) = required("SSO_JWT_SECRET")? {
+        } else if let Some(v) = get("SSO_JWT_SECRET").filter(|v| !v.trim().is_empty()) {
             if v.len() < 32 {
                 return Err(ConfigError { name: "SSO_JWT_SECRET", reason: "must be at least 32 bytes".into() });
             }
             s.sso_jwt_secret = v.into_bytes();
+        } else if in_lambda {
+            // Only the hand-off function verifies tokens; the others never hold the secret.
+            s.sso_jwt_secret = Vec::new();
         }
         if let Some(v) = required("SESSION_KEY")? {
             if v.len() < 32 {
@@ -162,6 +165,11 @@ impl Settings {
         Ok(s)
     }
 
+    /// Whether hand-off tokens can be verified (a secret or a public key is configured).
+    pub fn handoff_configured(&self) -> bool {
+        self.sso_public_key.is_some() || self.sso_jwt_secret.len() >= 32
+    }
+
     pub fn is_society_insurer(&self, n: &InsurerNumber) -> bool {
         self.insurer_numbers.contains(n)
     }
@@ -189,6 +197,15 @@ mod tests {
         let env: HashMap<&str, &str> = [("AWS_LAMBDA_FUNCTION_NAME", "f")].into();
         let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err.name, "TABLE_NAME");
+        let env: HashMap<&str, &str> = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("TABLE_NAME", "t"),
+            ("SESSION_KEY", "0123456789abcdef0123456789abcdef"),
+            ("ALLOWED_ORIGINS", "https://kenpo.example"),
+        ]
+        .into();
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert!(!s.handoff_configured(), "no development secret inside a Lambda");
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl BirthDate {
         };
         let groups: Vec<&str> = normalised.split(is_separator).filter(|g| !g.is_empty()).collect();
         let (y, m, d) = match groups.as_slice() {
-            [all] if all.len() == 8 => (&all[..4], &all[4..6], &all[6..]),
+            [all] if all.len() == 8 && all.is_ascii() => (&all[..4], &all[4..6], &all[6..]),
             [y, m, d] if y.len() == 4 && (1..=2).contains(&m.len()) && (1..=2).contains(&d.len()) => (*y, *m, *d),
             _ => return Err(format_error()),
         };
@@ -423,6 +423,8 @@ mod tests {
         assert_eq!(BirthDate::parse("", today()).unwrap_err().code, "required");
         assert_eq!(BirthDate::parse("S56.4.3", today()).unwrap_err().code, "format");
         assert_eq!(BirthDate::parse("১৯৮১০৪০৩", today()).unwrap_err().code, "format");
+        // Eight bytes that are not eight characters (found by the property test: it used to panic).
+        assert_eq!(BirthDate::parse("ab\u{e9}\u{e9}cd", today()).unwrap_err().code, "format");
     }
 
     #[test]

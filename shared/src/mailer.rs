@@ -22,9 +22,12 @@ pub enum MailError {
     /// The provider refused this mail for good (bad address, unverified sender): do not retry.
     #[error("mail rejected: {0}")]
     Rejected(String),
-    /// Throttled, timed out, provider down: retry later.
+    /// Throttled, refused the connection, provider down: the mail did NOT leave; retry later.
     #[error("mail provider unavailable: {0}")]
     Unavailable(String),
+    /// No answer (timeout, connection lost mid-request): the mail may or may not have left.
+    #[error("mail outcome unknown: {0}")]
+    Ambiguous(String),
 }
 
 impl MailError {
@@ -32,6 +35,7 @@ impl MailError {
         match self {
             MailError::Rejected(_) => "mail_rejected",
             MailError::Unavailable(_) => "mail_unavailable",
+            MailError::Ambiguous(_) => "mail_outcome_unknown",
         }
     }
 }

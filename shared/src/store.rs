@@ -37,8 +37,35 @@ pub struct SignupRecord {
     pub completed_at: Option<DateTime<Utc>>,
     /// The completion (its `completed_at`) the welcome mail was claimed for.
     pub welcome_mail_for: Option<DateTime<Utc>>,
+    /// When the welcome mail was claimed (a claim without `welcome_sent_at` is in flight, or its
+    /// sender died; after the lease nobody knows whether the mail left).
+    pub welcome_claimed_at: Option<DateTime<Utc>>,
     pub welcome_sent_at: Option<DateTime<Utc>>,
+    /// Mail to `email` bounced, was complained about, or was refused: not mailed again until the member changes it.
+    pub email_problem: Option<EmailProblem>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why mail to the member's address stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProblem {
+    Bounced,
+    Complained,
+    Rejected,
+}
+
+impl EmailProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailProblem::Bounced => "bounced",
+            EmailProblem::Complained => "complained",
+            EmailProblem::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EmailProblem::Bounced, EmailProblem::Complained, EmailProblem::Rejected].into_iter().find(|p| p.as_str() == s)
+    }
 }
 
 impl SignupRecord {
@@ -55,7 +82,9 @@ impl SignupRecord {
             terms_version: None,
             completed_at: None,
             welcome_mail_for: None,
+            welcome_claimed_at: None,
             welcome_sent_at: None,
+            email_problem: None,
             updated_at: now,
         }
     }

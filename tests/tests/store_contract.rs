@@ -53,7 +53,9 @@ async fn every_field_survives_a_round_trip(store: Arc<dyn SignupStore>) {
     r.terms_version = Some(TermsVersion::parse("2026-11-01").unwrap());
     r.completed_at = Some(at(2) + Duration::microseconds(123_456));
     r.welcome_mail_for = r.completed_at;
-    r.welcome_sent_at = Some(at(3));
+    r.welcome_claimed_at = Some(at(3));
+    r.welcome_sent_at = Some(at(3) + Duration::seconds(1));
+    r.email_problem = Some(kenpo_shared::store::EmailProblem::Bounced);
     store.put_signup(&r, Expect::Absent).await.unwrap();
     assert_eq!(store.get_signup(&id("S2")).await.unwrap(), Some(r));
     assert_eq!(store.get_signup(&id("NONE")).await.unwrap(), None);

@@ -6,7 +6,7 @@ use kenpo_shared::domain::MemberId;
 use kenpo_shared::mailer::MailError;
 use kenpo_shared::store::SignupChange;
 use kenpo_tests::*;
-use send_welcome_email::{Outcome, handle_change, handle_stream};
+use send_welcome_email::{CLAIM_LEASE_SECONDS, Outcome, WelcomeError, handle_change, handle_stream};
 
 async fn completed(email: Option<&str>) -> (TestApp, SignupChange) {
     let t = embedded_app().await;
@@ -40,6 +40,8 @@ async fn duplicate_and_concurrent_deliveries_send_once() {
     let (t, change) = completed(Some("taro@example.jp")).await;
     let outcomes = join_all((0..6).map(|_| handle_change(&t.app, &change))).await;
     assert_eq!(outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Sent))).count(), 1);
+    // The others either saw it sent, or saw it in flight and ask to be retried.
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(Outcome::Sent | Outcome::Skipped("already_sent")) | Err(WelcomeError::InFlight))));
     assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("already_sent"));
     assert_eq!(t.mailer.count(), 1);
 }
@@ -102,4 +104,29 @@ async fn stream_records_reach_the_same_handler_and_failures_are_reported_per_ite
     let response = handle_stream(&t.app, stream_event("M1", "111")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(t.mailer.count(), 1, "delivered three times, mailed once");
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_never_resent_and_ends_reported() {
+    let (t, change) = completed(Some("taro@example.jp")).await;
+    *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Ambiguous("timeout after sending".into()));
+    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::Mail(MailError::Ambiguous(_)))));
+    *t.mailer.fail_with.lock().unwrap() = None;
+    // A retry within the lease waits; after it, the claim is reported (dead-letter), not resent.
+    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::InFlight)));
+    t.clock.advance(chrono::Duration::seconds(CLAIM_LEASE_SECONDS + 1));
+    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::Unconfirmed)));
+    assert_eq!(t.mailer.count(), 0, "never a possible second mail");
+}
+
+#[tokio::test]
+async fn a_refused_address_is_marked_and_not_mailed_again() {
+    let (t, change) = completed(Some("taro@example.jp")).await;
+    *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Rejected("MessageRejected".into()));
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Rejected);
+    *t.mailer.fail_with.lock().unwrap() = None;
+    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("address_problem"));
+    let stored = t.store.get_signup(&change.new.member_id).await.unwrap().unwrap();
+    assert_eq!(stored.email_problem, Some(kenpo_shared::store::EmailProblem::Rejected));
+    assert_eq!(t.mailer.count(), 0);
 }

@@ -12,7 +12,7 @@ use kenpo_shared::App;
 use kenpo_shared::domain::Step;
 use kenpo_shared::mailer::{MailError, OutgoingMail};
 use kenpo_shared::store::dynamodb::decode_signup;
-use kenpo_shared::store::{SignupChange, SignupRecord, StoreError, WriteError};
+use kenpo_shared::store::{EmailProblem, Expect, SignupChange, SignupRecord, StoreError, WriteError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -31,7 +31,29 @@ pub enum WelcomeError {
     Mail(MailError),
     #[error("lost too many races for the record")]
     Contended,
+    /// Another delivery claimed this completion moments ago and has not confirmed yet: retry later.
+    #[error("welcome mail in flight elsewhere")]
+    InFlight,
+    /// A claim older than the lease was never confirmed: nobody knows whether the mail left.
+    /// Not retried into a possible second mail: the record goes to the dead-letter queue.
+    #[error("welcome mail claimed but never confirmed")]
+    Unconfirmed,
 }
+
+impl WelcomeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WelcomeError::Store(e) => e.code(),
+            WelcomeError::Mail(e) => e.code(),
+            WelcomeError::Contended => "welcome_contended",
+            WelcomeError::InFlight => "welcome_in_flight",
+            WelcomeError::Unconfirmed => "welcome_unconfirmed",
+        }
+    }
+}
+
+/// How long a claim protects a send in progress (well above the function's timeout).
+pub const CLAIM_LEASE_SECONDS: i64 = 120;
 
 const MAX_TRIES: usize = 5;
 
@@ -46,7 +68,7 @@ pub async fn handle_stream(app: &App, event: Event) -> DynamoDbEventResponse {
             Err(e) => Err(WelcomeError::Store(e)),
         };
         if let Err(e) = result {
-            tracing::error!(code = "welcome_failed", error = %e, "welcome mail not sent; the record will be retried");
+            tracing::error!(code = e.code(), error = %e, "welcome mail not settled; the record is retried, then dead-lettered");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -84,6 +106,11 @@ pub fn change_of(old: &serde_dynamo::Item, new: &serde_dynamo::Item) -> Result<O
 
 /// Send the welcome mail for this change if it is due. Reads the record as it is now, so a
 /// duplicate or stale delivery finds the completion already claimed.
+///
+/// Exactly once, or reported: the completion is claimed (conditional write) before sending and
+/// confirmed after. A send that surely failed gives the claim back (the retry sends); a send
+/// whose outcome is unknown keeps it, and the record ends in the dead-letter queue rather than
+/// risk a second mail; a refused address is marked on the member and not mailed again.
 pub async fn handle_change(app: &App, change: &SignupChange) -> Result<Outcome, WelcomeError> {
     if change.new.state != Step::Completed {
         return Ok(Outcome::Skipped("not_completed"));
@@ -95,12 +122,22 @@ pub async fn handle_change(app: &App, change: &SignupChange) -> Result<Outcome, 
             return Ok(Outcome::Skipped("not_completed"));
         };
         let Some(to) = current.email.clone() else { return Ok(Outcome::Skipped("no_address")) };
-        if current.welcome_mail_for == Some(completed_at) {
-            return Ok(Outcome::Skipped("already_sent"));
+        if current.email_problem.is_some() {
+            return Ok(Outcome::Skipped("address_problem"));
         }
-        let mut claimed = current.next(app.clock.now());
+        let now = app.clock.now();
+        if current.welcome_mail_for == Some(completed_at) {
+            if current.welcome_sent_at.is_some() {
+                return Ok(Outcome::Skipped("already_sent"));
+            }
+            let fresh = current.welcome_claimed_at.is_some_and(|at| now - at < chrono::Duration::seconds(CLAIM_LEASE_SECONDS));
+            return Err(if fresh { WelcomeError::InFlight } else { WelcomeError::Unconfirmed });
+        }
+        let mut claimed = current.next(now);
         claimed.welcome_mail_for = Some(completed_at);
-        match app.store.put_signup(&claimed, kenpo_shared::store::Expect::Version(current.version)).await {
+        claimed.welcome_claimed_at = Some(now);
+        claimed.welcome_sent_at = None;
+        match app.store.put_signup(&claimed, Expect::Version(current.version)).await {
             Ok(()) => {}
             Err(WriteError::Conflict(_)) => continue,
             Err(WriteError::Store(e)) => return Err(e.into()),
@@ -108,38 +145,50 @@ pub async fn handle_change(app: &App, change: &SignupChange) -> Result<Outcome, 
         let mail = welcome_mail(app, to, current.notify_medical_expenses.unwrap_or(false));
         return match app.mailer.send(&mail).await {
             Ok(_) => {
-                mark_sent(app, &claimed).await;
+                settle(app, member, completed_at, |r, now| r.welcome_sent_at = Some(now)).await;
                 tracing::info!(code = "welcome_sent", member = %member, "welcome mail sent");
                 Ok(Outcome::Sent)
             }
             Err(MailError::Rejected(reason)) => {
-                tracing::error!(code = "welcome_rejected", member = %member, reason = %reason, "welcome mail rejected by the provider");
+                tracing::error!(code = "welcome_rejected", member = %member, reason = %reason, "welcome mail refused; address marked");
+                settle(app, member, completed_at, |r, _| r.email_problem = Some(EmailProblem::Rejected)).await;
                 Ok(Outcome::Rejected)
             }
-            Err(e) => {
-                release(app, &claimed, current.welcome_mail_for).await;
+            Err(e @ MailError::Unavailable(_)) => {
+                settle(app, member, completed_at, |r, _| {
+                    r.welcome_mail_for = current.welcome_mail_for;
+                    r.welcome_claimed_at = None;
+                })
+                .await;
                 Err(WelcomeError::Mail(e))
             }
+            Err(e @ MailError::Ambiguous(_)) => Err(WelcomeError::Mail(e)),
         };
     }
     Err(WelcomeError::Contended)
 }
 
-/// Best effort: the claim already prevents a second mail; `welcomeSentAt` is for operators.
-async fn mark_sent(app: &App, claimed: &SignupRecord) {
-    let mut sent = claimed.next(app.clock.now());
-    sent.welcome_sent_at = Some(app.clock.now());
-    if let Err(e) = app.store.put_signup(&sent, kenpo_shared::store::Expect::Version(claimed.version)).await {
-        tracing::warn!(code = "welcome_mark_skipped", error = %e, "could not record the sending time");
-    }
-}
-
-/// The send failed in a way worth retrying: give the claim back so the retry can send.
-async fn release(app: &App, claimed: &SignupRecord, previous: Option<chrono::DateTime<chrono::Utc>>) {
-    let mut released = claimed.next(app.clock.now());
-    released.welcome_mail_for = previous;
-    if let Err(e) = app.store.put_signup(&released, kenpo_shared::store::Expect::Version(claimed.version)).await {
-        tracing::error!(code = "welcome_release_failed", error = %e, "claim not released");
+/// Update the claimed record (re-read on a lost race, as the member may change preferences meanwhile).
+async fn settle(app: &App, member: &kenpo_shared::domain::MemberId, completed_at: chrono::DateTime<chrono::Utc>, change: impl Fn(&mut SignupRecord, chrono::DateTime<chrono::Utc>)) {
+    for _ in 0..MAX_TRIES {
+        let current = match app.store.get_signup(member).await {
+            Ok(Some(r)) if r.welcome_mail_for == Some(completed_at) => r,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(code = e.code(), "could not settle the welcome claim");
+                return;
+            }
+        };
+        let mut next = current.next(app.clock.now());
+        change(&mut next, app.clock.now());
+        match app.store.put_signup(&next, Expect::Version(current.version)).await {
+            Ok(()) => return,
+            Err(WriteError::Conflict(_)) => continue,
+            Err(WriteError::Store(e)) => {
+                tracing::warn!(code = e.code(), "could not settle the welcome claim");
+                return;
+            }
+        }
     }
 }
 

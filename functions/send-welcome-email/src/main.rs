@@ -8,7 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     kenpo_shared::lambda::init_tracing();
-    let app = Arc::new(kenpo_shared::App::from_env().await?);
+    let app = Arc::new(kenpo_shared::lambda::init(kenpo_shared::lambda::Needs::default()).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
         let app = app.clone();
         async move { Ok::<_, Error>(send_welcome_email::handle_stream(&app, event.payload).await) }

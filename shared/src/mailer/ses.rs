@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
@@ -44,6 +44,10 @@ impl Mailer for SesMailer {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
             Err(e) => {
                 let context = DisplayErrorContext(&e).to_string();
+                // Sent but unanswered: SES may have taken the mail.
+                if matches!(e, SdkError::TimeoutError(_) | SdkError::ResponseError(_)) {
+                    return Err(MailError::Ambiguous(context));
+                }
                 Err(match e.into_service_error() {
                     SendEmailError::MessageRejected(_)
                     | SendEmailError::MailFromDomainNotVerifiedException(_)

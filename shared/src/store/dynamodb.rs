@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{ConsentRecord, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use super::{ConsentRecord, EmailProblem, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
 use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step, TermsVersion};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -149,7 +149,15 @@ pub fn encode_signup(r: &SignupRecord) -> Item {
     if let Some(v) = &r.terms_version {
         item.insert("termsVersion".into(), s(v.as_str()));
     }
-    for (key, value) in [("completedAt", r.completed_at), ("welcomeMailFor", r.welcome_mail_for), ("welcomeSentAt", r.welcome_sent_at)] {
+    if let Some(p) = r.email_problem {
+        item.insert("emailProblem".into(), s(p.as_str()));
+    }
+    for (key, value) in [
+        ("completedAt", r.completed_at),
+        ("welcomeMailFor", r.welcome_mail_for),
+        ("welcomeClaimedAt", r.welcome_claimed_at),
+        ("welcomeSentAt", r.welcome_sent_at),
+    ] {
         if let Some(t) = value {
             item.insert(key.into(), s(format_time(t)));
         }
@@ -178,7 +186,9 @@ pub fn decode_signup(item: &Item) -> Result<SignupRecord, StoreError> {
         terms_version: get_s(item, "termsVersion").and_then(|v| TermsVersion::parse(v).ok()),
         completed_at: time("completedAt")?,
         welcome_mail_for: time("welcomeMailFor")?,
+        welcome_claimed_at: time("welcomeClaimedAt")?,
         welcome_sent_at: time("welcomeSentAt")?,
+        email_problem: get_s(item, "emailProblem").and_then(EmailProblem::parse),
         updated_at: time("updatedAt")?.ok_or_else(|| corrupt("updatedAt"))?,
     })
 }
