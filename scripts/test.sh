@@ -36,6 +36,10 @@ export KENPO_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export AWS_ACCESS_KEY_ID=moto-test AWS_SECRET_ACCESS_KEY=moto-test AWS_REGION=ap-northeast-1 AWS_DEFAULT_REGION=ap-northeast-1
 export AWS_EC2_METADATA_DISABLED=true
 
+# Every server and Lambda the tests start logs here; the scan at the end looks for personal data.
+export KENPO_LOG_DIR="$ROOT/artifacts/logs"
+rm -rf "$KENPO_LOG_DIR" && mkdir -p "$KENPO_LOG_DIR"
+
 step "cargo build (dev profile, once for the binaries and the tests)"
 cargo build --workspace --bins --tests --quiet
 export KENPO_BIN="$ROOT/target/debug/kenpo"
@@ -43,16 +47,28 @@ export KENPO_BIN="$ROOT/target/debug/kenpo"
 step "cargo test"
 cargo test --workspace --quiet 2>&1 | tee "$ROOT/target/cargo-test.log"
 
+step "load: 2000 onboardings, 50 concurrent members, two tabs, double clicks (embedded store)"
+"$ROOT/target/debug/kenpo-load" --store embedded --onboardings 2000 --concurrency 50 > "$ROOT/artifacts/load-embedded.out"
+tail -n 25 "$ROOT/artifacts/load-embedded.out"
+
+step "load: 200 onboardings, 50 concurrent members (DynamoDB and SES v2 on moto)"
+"$ROOT/target/debug/kenpo-load" --store dynamodb --onboardings 200 --concurrency 50 > "$ROOT/artifacts/load-dynamodb.out"
+tail -n 25 "$ROOT/artifacts/load-dynamodb.out"
+
 step "cfn-lint infra/template.yaml"
 bash scripts/lint-template.sh "$VENV"
 
 if [ -d tests/browser ]; then
   step "screens in headless Chromium"
-  if [ ! -x /usr/bin/chromium ]; then
+  # Debian's Chromium (never a downloaded browser) and Japanese fonts for the screenshots.
+  if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk > /dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+    apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk > /dev/null
   fi
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test)
 fi
+
+step "log scan: no birth date, address, token or key in any log line"
+python3 scripts/scan-logs.py "$KENPO_LOG_DIR"
 
 step "all tests passed"

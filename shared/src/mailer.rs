@@ -10,6 +10,8 @@ use crate::domain::EmailAddress;
 /// One mail to one member.
 #[derive(Debug, Clone)]
 pub struct OutgoingMail {
+    /// Tagged on the message, so bounces and complaints find the member.
+    pub member_id: Option<crate::domain::MemberId>,
     pub from: String,
     pub to: EmailAddress,
     pub subject: String,

@@ -1,6 +1,8 @@
 //! Helpers for the cross-crate tests: apps on the embedded store or DynamoDB (moto), requests as
 //! API Gateway hands them to a function, a recording mailer.
 
+pub mod faults;
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -219,7 +221,8 @@ pub fn kenpo_bin() -> std::path::PathBuf {
         return p.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    // Test executables live in target/<profile>/deps, binaries in target/<profile>.
+    let dir = exe.parent().map(|d| if d.ends_with("deps") { d.parent().unwrap_or(d) } else { d }).expect("target/<profile>");
     let bin = dir.join("kenpo");
     assert!(bin.exists(), "{} not built: run ./scripts/test.sh (or cargo build --bin kenpo)", bin.display());
     bin
@@ -234,10 +237,14 @@ pub struct DevServer {
 
 impl DevServer {
     pub fn start(extra_env: &[(&str, &str)]) -> Self {
+        Self::start_with(&[], extra_env)
+    }
+
+    pub fn start_with(args: &[String], extra_env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let outbox = std::env::temp_dir().join(format!("kenpo-outbox-{:08x}", rand::random::<u32>()));
         let mut cmd = std::process::Command::new(kenpo_bin());
-        cmd.args(["dev", "--port", "0", "--outbox"]).arg(&outbox).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+        cmd.args(["dev", "--port", "0", "--outbox"]).arg(&outbox).args(args).stdout(std::process::Stdio::piped()).stderr(log_sink());
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -286,4 +293,13 @@ pub fn eml_subject(eml: &str) -> String {
             None => word.to_owned(),
         })
         .collect()
+}
+
+/// Where a child process's log lines go: a file under KENPO_LOG_DIR (the test script scans them
+/// for personal data), or nowhere.
+pub fn log_sink() -> std::process::Stdio {
+    let Some(dir) = std::env::var_os("KENPO_LOG_DIR") else { return std::process::Stdio::null() };
+    let _ = std::fs::create_dir_all(&dir);
+    let path = std::path::Path::new(&dir).join(format!("kenpo-{}-{:08x}.log", std::process::id(), rand::random::<u32>()));
+    std::fs::File::create(path).map(std::process::Stdio::from).unwrap_or_else(|_| std::process::Stdio::null())
 }

@@ -99,7 +99,7 @@ async fn status_needs_a_session_and_reports_the_step() {
     let cookie = t.login("M1").await;
     let r = t.call("GET", "/api/signup", None, &cookie).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(json_of(&r), json!({"step": "identity", "termsVersion": "2026-11-01", "preferences": null}));
+    assert_eq!(json_of(&r), json!({"step": "identity", "termsVersion": "2026-11-01", "preferences": null, "emailProblem": null}));
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json; charset=utf-8"));
 }
 

@@ -7,6 +7,7 @@ use kenpo_tests::*;
 
 fn mail(to: &str, from: &str) -> OutgoingMail {
     OutgoingMail {
+        member_id: Some(kenpo_shared::domain::MemberId::parse("M1").unwrap()),
         from: from.into(),
         to: EmailAddress::from_stored(to).unwrap(),
         subject: "「医療費と給付金支給額」へようこそ".into(),

@@ -30,12 +30,12 @@ async fn confirm(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             let mut next = current.next(now);
             next.state = Step::Completed;
             next.completed_at = Some(now);
-            tracing::info!(code = "signup_completed", member = %current.member_id, "onboarding completed");
             Decision::Write { record: next, consent: None, reply: Ok(json!({ "step": "completed" })) }
         }
         Step::Completed => Decision::Reply(Ok(json!({ "step": "completed" }))),
         other => Decision::Reply(Err(ApiError::wrong_step(other))),
     })
     .await?;
+    tracing::info!(code = "signup_completed", member = %session.member_id, "onboarding completed (or confirmed again)");
     Ok(ok_json(&reply))
 }

@@ -44,6 +44,8 @@ async fn save(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         let mut next = current.next(app.clock.now());
         next.state = next_step;
         next.email = preferences.email().cloned();
+        // The member has looked at the address again: mail may resume.
+        next.email_problem = None;
         next.notify_medical_expenses = Some(preferences.notify_medical_expenses());
         Decision::Write { record: next, consent: None, reply: Ok(json!({ "step": next_step.as_str(), "preferences": shown })) }
     })

@@ -142,7 +142,7 @@ pub async fn handle_change(app: &App, change: &SignupChange) -> Result<Outcome, 
             Err(WriteError::Conflict(_)) => continue,
             Err(WriteError::Store(e)) => return Err(e.into()),
         }
-        let mail = welcome_mail(app, to, current.notify_medical_expenses.unwrap_or(false));
+        let mail = welcome_mail(app, member, to, current.notify_medical_expenses.unwrap_or(false));
         return match app.mailer.send(&mail).await {
             Ok(_) => {
                 settle(app, member, completed_at, |r, now| r.welcome_sent_at = Some(now)).await;
@@ -193,7 +193,7 @@ async fn settle(app: &App, member: &kenpo_shared::domain::MemberId, completed_at
 }
 
 /// The mail itself: Japanese, plain text with an HTML part, nothing sensitive (no birth date).
-pub fn welcome_mail(app: &App, to: kenpo_shared::domain::EmailAddress, notify: bool) -> OutgoingMail {
+pub fn welcome_mail(app: &App, member: &kenpo_shared::domain::MemberId, to: kenpo_shared::domain::EmailAddress, notify: bool) -> OutgoingMail {
     let s = &app.settings;
     let service = "医療費と給付金支給額";
     let subject = format!("「{service}」へようこそ");
@@ -214,5 +214,5 @@ pub fn welcome_mail(app: &App, to: kenpo_shared::domain::EmailAddress, notify: b
          <p>このメールは送信専用です。</p><p>{society}</p></body></html>",
         society = s.society_name,
     );
-    OutgoingMail { from: s.sender_address.clone(), to, subject, text, html: Some(html) }
+    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html) }
 }

@@ -17,6 +17,8 @@ async fn status(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         "step": record.state.as_str(),
         "termsVersion": app.settings.terms_version.as_str(),
         "preferences": preferences_json(&record),
+        // Mail to the address bounced, was reported as spam, or was refused (null: fine).
+        "emailProblem": record.email_problem.map(|p| p.as_str()),
     })))
 }
 

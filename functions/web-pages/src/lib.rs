@@ -1,9 +1,262 @@
 //! `GET` pages and `/assets/*`: the onboarding screens, embedded in the binary.
+//!
+//! Every page is a static HTML shell (settings such as the mail domain and the portal address are
+//! rendered in, escaped) plus one CSS and one JS file. The script asks `GET /api/signup` where the
+//! member stands and sends them to the page of their step, so a page reached out of order never
+//! shows a form it cannot submit.
 
-use kenpo_shared::App;
-use kenpo_shared::http::html_response;
+use kenpo_shared::http::{asset_response, html_response, see_other};
+use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(_app: &App, req: Request) -> Response<Body> {
-    html_response(200, format!("<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>kenpo</title></head><body><p>{}</p></body></html>", req.uri().path()))
+const APP_CSS: &str = include_str!("../assets/app.css");
+const APP_JS: &str = include_str!("../assets/app.js");
+
+/// One screen: its path, the `data-page` the script dispatches on, its heading, and which step of
+/// the indicator it is (signup screens only).
+struct Page {
+    name: &'static str,
+    title: &'static str,
+    step: Option<usize>,
+    body: &'static str,
+}
+
+const IDENTITY: Page = Page { name: "identity", title: "本人確認画面", step: Some(0), body: include_str!("pages/identity.html") };
+const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力画面", step: Some(1), body: include_str!("pages/preferences.html") };
+const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2), body: include_str!("pages/confirm.html") };
+const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3), body: include_str!("pages/complete.html") };
+const MENU: Page = Page { name: "menu", title: "トップページ", step: None, body: include_str!("pages/menu.html") };
+
+/// The e-mail and notification fields: on 個人情報入力画面 and, to change them later, on the top page.
+const PREFERENCES_FIELDS: &str = include_str!("pages/_preferences_fields.html");
+
+const STEP_NAMES: [&str; 4] = ["本人確認", "個人情報入力", "入力確認", "完了"];
+
+/// The system's name, as the portal's menu shows it.
+pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let path = req.uri().path();
+    let page = match path {
+        // The top page's script sends a member who has not finished the onboarding on to their step.
+        "/" => return see_other("/menu", None),
+        "/signup/identity" => &IDENTITY,
+        "/signup/preferences" => &PREFERENCES,
+        "/signup/confirm" => &CONFIRM,
+        "/signup/complete" => &COMPLETE,
+        "/menu" => &MENU,
+        _ => return match path.strip_prefix("/assets/") {
+            Some(name) => asset(name),
+            None => ApiError::not_found().into_response(),
+        },
+    };
+    html_response(200, render(app, page))
+}
+
+fn asset(name: &str) -> Response<Body> {
+    match name {
+        "app.css" => asset_response("text/css; charset=utf-8", APP_CSS.as_bytes()),
+        "app.js" => asset_response("text/javascript; charset=utf-8", APP_JS.as_bytes()),
+        _ => ApiError::not_found().into_response(),
+    }
+}
+
+/// Text for HTML text and double-quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link target from configuration: only http(s) URLs and same-site paths, else the site root.
+fn safe_href(url: &str) -> String {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let ok = lower.starts_with("https://") || lower.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"));
+    escape(if ok { url } else { "/" })
+}
+
+/// A short fingerprint of an asset, so a deployment's pages never pick up a cached older script.
+fn fingerprint(bytes: &str) -> String {
+    // FNV-1a: stable across builds and processes (unlike `DefaultHasher`'s contract).
+    let hash = bytes.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{:08x}", hash >> 32)
+}
+
+fn steps(current: usize) -> String {
+    let items: String = STEP_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match i.cmp(&current) {
+            std::cmp::Ordering::Less => format!(r#"<li class="done">{name}<span class="vh">（済）</span></li>"#),
+            std::cmp::Ordering::Equal => format!(r#"<li aria-current="step">{name}</li>"#),
+            std::cmp::Ordering::Greater => format!("<li>{name}</li>"),
+        })
+        .collect();
+    format!(r#"<ol class="steps" aria-label="手続きの流れ">{items}</ol>"#)
+}
+
+fn render(app: &App, page: &Page) -> String {
+    let settings = &app.settings;
+    let society = escape(&settings.society_name);
+    let portal = safe_href(&settings.portal_url);
+    let body = page
+        .body
+        .replace("{{preferences_fields}}", PREFERENCES_FIELDS)
+        .replace("{{system_name}}", SYSTEM_NAME)
+        .replace("{{mail_from_domain}}", &escape(&settings.mail_from_domain))
+        .replace("{{terms_version}}", &escape(settings.terms_version.as_str()))
+        .replace("{{portal_url}}", &portal)
+        .replace("{{society}}", &society);
+    format!(
+        concat!(
+            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
+            r#"<title>{title}｜{system}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css?v={css}">"#,
+            r#"<script src="/assets/app.js?v={js}" defer></script></head>"#,
+            r#"<body data-page="{name}" data-portal="{portal}"><header class="site"><div class="wrap"><p class="system">{system}</p><p class="society">{society}</p></div></header>"#,
+            "<main class=\"page\">{steps}<h1>{title}</h1>\n{body}</main>",
+            r#"<footer class="site"><div class="wrap">{society}</div></footer></body></html>"#,
+        ),
+        title = page.title,
+        system = SYSTEM_NAME,
+        css = fingerprint(APP_CSS),
+        js = fingerprint(APP_JS),
+        name = page.name,
+        portal = portal,
+        society = society,
+        steps = page.step.map(steps).unwrap_or_default(),
+        body = body,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kenpo_shared::clock::SystemClock;
+    use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
+    use kenpo_shared::config::Settings;
+    use kenpo_shared::store::embedded::EmbeddedStore;
+    use lambda_http::http::header;
+
+    use super::*;
+
+    struct NullMailer;
+
+    #[async_trait::async_trait]
+    impl Mailer for NullMailer {
+        async fn send(&self, _mail: &OutgoingMail) -> Result<String, MailError> {
+            Ok("none".to_owned())
+        }
+    }
+
+    fn app(settings: Settings) -> App {
+        App::new(settings, Arc::new(EmbeddedStore::new()), Arc::new(NullMailer), Arc::new(SystemClock)).expect("app")
+    }
+
+    fn get(path: &str) -> Request {
+        lambda_http::http::Request::builder().uri(path).body(Body::Empty).expect("request")
+    }
+
+    fn text(r: &Response<Body>) -> String {
+        match r.body() {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    async fn page(settings: Settings, path: &str) -> (Response<Body>, String) {
+        let r = handle(&app(settings), get(path)).await;
+        let t = text(&r);
+        (r, t)
+    }
+
+    #[tokio::test]
+    async fn every_page_is_a_japanese_html_shell_with_the_page_csp() {
+        for (path, heading, name) in [
+            ("/signup/identity", "本人確認画面", "identity"),
+            ("/signup/preferences", "個人情報入力画面", "preferences"),
+            ("/signup/confirm", "入力確認画面", "confirm"),
+            ("/signup/complete", "オンラインサインアップ完了画面", "complete"),
+            ("/menu", "トップページ", "menu"),
+        ] {
+            let (r, html) = page(Settings::development(), path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+            assert_eq!(r.headers()["content-security-policy"], kenpo_shared::http::PAGE_CSP);
+            assert!(html.starts_with(r#"<!doctype html><html lang="ja">"#), "{path}");
+            assert!(html.contains(&format!("<h1>{heading}</h1>")), "{path}");
+            assert!(html.contains(&format!(r#"data-page="{name}""#)), "{path}");
+            // CSP: no inline script or style anywhere.
+            assert!(!html.contains("<script>") && !html.contains("style=") && !html.contains("<style"), "{path}");
+            assert!(!html.contains("{{"), "{path}: a placeholder was left");
+        }
+    }
+
+    #[tokio::test]
+    async fn root_goes_to_the_top_page() {
+        let (r, _) = page(Settings::development(), "/").await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()[header::LOCATION], "/menu");
+    }
+
+    #[tokio::test]
+    async fn assets_are_served_and_unknown_ones_are_404() {
+        let (css, _) = page(Settings::development(), "/assets/app.css").await;
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        let (js, body) = page(Settings::development(), "/assets/app.js").await;
+        assert_eq!(js.status(), 200);
+        assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert!(body.contains("/api/signup"));
+        for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/", "/favicon.ico"] {
+            let (r, body) = page(Settings::development(), path).await;
+            assert_eq!(r.status(), 404, "{path}");
+            assert!(body.contains("\"not_found\""), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn settings_are_rendered_escaped() {
+        let mut s = Settings::development();
+        s.mail_from_domain = "mail.example<script>".into();
+        s.society_name = "A&B健康保険組合".into();
+        s.portal_url = "javascript:alert(1)".into();
+        let (_, html) = page(s.clone(), "/signup/preferences").await;
+        assert!(html.contains("「mail.example&lt;script&gt;」からのメールを受信できるよう設定を変更してください"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("A&amp;B健康保険組合"));
+        assert!(!html.contains("javascript:"));
+        s.portal_url = "https://portal.example/menu?a=1&b=\"2\"".into();
+        let (_, html) = page(s, "/menu").await;
+        assert!(html.contains(r#"href="https://portal.example/menu?a=1&amp;b=&quot;2&quot;""#));
+    }
+
+    #[tokio::test]
+    async fn the_terms_are_our_placeholder_with_the_configured_version() {
+        let mut s = Settings::development();
+        s.terms_version = kenpo_shared::domain::TermsVersion::parse("2027-04-01").expect("version");
+        let (_, html) = page(s, "/signup/identity").await;
+        assert!(html.contains("この利用規約はひな形です。健康保険組合が配備時に差し替えます。"));
+        assert!(html.contains(r#"data-terms-version="2027-04-01""#));
+        assert!(html.contains("2027-04-01"));
+        assert!(!html.contains("KOSMO"));
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_short() {
+        assert_eq!(fingerprint("a"), fingerprint("a"));
+        assert_ne!(fingerprint("a"), fingerprint("b"));
+        assert_eq!(fingerprint(APP_CSS).len(), 8);
+    }
 }

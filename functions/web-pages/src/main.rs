@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    kenpo_shared::lambda::run_http(|app, req| async move { web_pages::handle(&app, req).await }).await
+    kenpo_shared::lambda::run_http(kenpo_shared::lambda::Needs::default(), |app, req| async move { web_pages::handle(&app, req).await }).await
 }

@@ -41,8 +41,10 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     if std::env::var_os("ALLOWED_ORIGINS").is_none() {
         settings.allowed_origins = vec![format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())];
     }
+    let mut aws_config = None;
     let (store, mailer, outbox, changes): (Arc<dyn SignupStore>, Arc<dyn Mailer>, _, _) = if options.aws {
         let (store, mailer) = kenpo_shared::app::aws_ports(&settings).await;
+        aws_config = Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
         (store, mailer, None, None)
     } else {
         let store = Arc::new(EmbeddedStore::new());
@@ -64,7 +66,10 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     }
     let app = Arc::new(App::new(settings, store, mailer, Arc::new(SystemClock)).map_err(|e| e.to_string())?);
     if let Some(rx) = changes {
-        tokio::spawn(feed_welcome_mails(app.clone(), rx));
+        tokio::spawn(feed_welcome_mails(app.clone(), rx, outbox.clone()));
+    }
+    if let Some(config) = aws_config {
+        tokio::spawn(crate::stream::follow(app.clone(), config));
     }
     print_banner(addr, options.aws, outbox.as_deref());
     let dev = Arc::new(Dev { app, outbox });
@@ -117,26 +122,55 @@ fn print_banner(addr: SocketAddr, aws: bool, outbox: Option<&std::path::Path>) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
-/// The embedded store's changes reach the same welcome handler as the stream's records would,
-/// retried with backoff as the stream retries.
-async fn feed_welcome_mails(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<SignupChange>) {
+/// The embedded store's changes reach the same welcome handler as the stream's records would.
+async fn feed_welcome_mails(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<SignupChange>, outbox: Option<std::path::PathBuf>) {
+    if let Some(dir) = outbox {
+        let _ = DEAD_LETTERS.set(dir.join("dead-letters.jsonl"));
+    }
     while let Some(change) = rx.recv().await {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(100);
-            for _ in 0..6 {
-                match send_welcome_email::handle_change(&app, &change).await {
-                    Ok(_) => return,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "welcome mail attempt failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                    }
+        // The event source mapping's filter: only signups that are COMPLETED.
+        if change.new.state == kenpo_shared::domain::Step::Completed {
+            deliver_welcome(app.clone(), change);
+        }
+    }
+}
+
+static DEAD_LETTERS: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// As the event source mapping does: retry with backoff and jitter, then dead-letter
+/// (`<outbox>/dead-letters.jsonl` here; an SQS queue on AWS). Never dropped silently.
+pub fn deliver_welcome(app: Arc<App>, change: SignupChange) {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(100);
+        let mut last = String::new();
+        for _ in 0..6 {
+            match send_welcome_email::handle_change(&app, &change).await {
+                Ok(outcome) => {
+                    tracing::debug!(?outcome, member = %change.new.member_id, "welcome mail handled");
+                    return;
+                }
+                Err(e) => {
+                    last = e.code().to_owned();
+                    let jitter = Duration::from_millis(u64::from(rand_jitter()) % (delay.as_millis() as u64 + 1));
+                    tokio::time::sleep(delay + jitter).await;
+                    delay *= 2;
                 }
             }
-            tracing::error!(code = "welcome_gave_up", "welcome mail not sent after retries");
-        });
-    }
+        }
+        tracing::error!(code = "welcome_dead_lettered", member = %change.new.member_id, reason = %last, "welcome mail not settled after retries");
+        if let Some(path) = DEAD_LETTERS.get() {
+            let line = serde_json::json!({"member": change.new.member_id.as_str(), "completedAt": change.new.completed_at, "reason": last}).to_string() + "\n";
+            use std::io::Write;
+            let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = written {
+                tracing::error!(error = %e, "dead-letter file not written");
+            }
+        }
+    });
+}
+
+fn rand_jitter() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
 }
 
 async fn serve(dev: &Dev, req: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {
@@ -149,6 +183,9 @@ async fn serve(dev: &Dev, req: hyper::Request<Incoming>, peer: SocketAddr) -> hy
 
 async fn route(dev: &Dev, req: Request) -> Response<Body> {
     let path = req.uri().path().to_owned();
+    if let Some(response) = crate::dev_audit::handle(dev, &req, &path).await {
+        return response;
+    }
     if let Some(response) = crate::dev_pages::handle(dev, &req, &path).await {
         return response;
     }

@@ -2,10 +2,12 @@
 //! demo members and the operator commands. `main.rs` only parses the command line.
 
 pub mod dev;
+pub mod dev_audit;
 pub mod dev_pages;
 pub mod import;
 pub mod routes;
 pub mod seed;
+pub mod stream;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
 use super::{MailError, Mailer, OutgoingMail};
 
@@ -38,6 +38,7 @@ impl Mailer for SesMailer {
             .destination(Destination::builder().to_addresses(mail.to.rfc5322()).build())
             .content(EmailContent::builder().simple(message).build())
             .set_configuration_set_name(self.configuration_set.clone())
+            .set_email_tags(mail.member_id.as_ref().and_then(|m| MessageTag::builder().name("member").value(m.as_str()).build().ok()).map(|t| vec![t]))
             .send()
             .await;
         match result {

@@ -57,12 +57,12 @@ impl DynamoStore {
         put.build().unwrap_or_else(|_| unreachable!("table name and item are set"))
     }
 
-    /// On a lost condition, the record as it is now (read strongly consistent).
-    async fn current_after_conflict(&self, id: &MemberId, old: Option<&Item>) -> Result<Option<Box<SignupRecord>>, StoreError> {
-        match old {
-            Some(item) if !item.is_empty() => Ok(Some(Box::new(decode_signup(item)?))),
-            _ => Ok(self.get_signup(id).await?.map(Box::new)),
-        }
+    /// On a lost condition, the record as it is now: read again, strongly consistent. The item a
+    /// failed condition returns (ALL_OLD) is not used for decisions: under concurrent writers it
+    /// was seen to disagree with the stored record (moto), and a lost race is rare enough that
+    /// the extra read costs nothing that matters.
+    async fn current_after_conflict(&self, id: &MemberId) -> Result<Option<Box<SignupRecord>>, StoreError> {
+        Ok(self.get_signup(id).await?.map(Box::new))
     }
 }
 
@@ -295,8 +295,8 @@ impl SignupStore for DynamoStore {
             Err(e) => {
                 let store_error = unavailable(&e);
                 match e.into_service_error() {
-                    PutItemError::ConditionalCheckFailedException(c) => {
-                        Err(WriteError::Conflict(self.current_after_conflict(&record.member_id, c.item.as_ref()).await?))
+                    PutItemError::ConditionalCheckFailedException(_) => {
+                        Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
                     }
                     _ => Err(WriteError::Store(store_error)),
                 }
@@ -324,11 +324,15 @@ impl SignupStore for DynamoStore {
                 let store_error = unavailable(&e);
                 match e.into_service_error() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {
-                        let reasons = c.cancellation_reasons();
-                        let lost_condition = reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"));
-                        if lost_condition {
-                            let old = reasons.first().and_then(|r| r.item());
-                            Err(WriteError::Conflict(self.current_after_conflict(&record.member_id, old).await?))
+                        // A lost condition, or another transaction on the same item at the same
+                        // moment (both may be cancelled): a lost race either way. The record is
+                        // read again: a cancellation's item is not a reliable "current".
+                        let lost_race = c
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")));
+                        if lost_race {
+                            Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
                         } else {
                             Err(WriteError::Store(store_error))
                         }

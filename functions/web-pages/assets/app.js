@@ -1,0 +1,240 @@
+// kenpo-web: the one script of every screen (vanilla JS, same-origin fetch, nothing inline: CSP).
+'use strict';
+(() => {
+  const PAGE_OF = { identity: '/signup/identity', consent: '/signup/identity', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
+  // The steps each page serves; a member on another step goes to that step's page.
+  const SERVES = { identity: ['identity', 'consent'], preferences: ['preferences', 'confirm'], confirm: ['confirm'], complete: ['completed'], menu: ['completed'] };
+  const GENERIC = 'エラーが発生しました。しばらくしてからもう一度お試しください。';
+  const page = document.body.dataset.page;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, text) => Object.assign(document.createElement(tag), text ? { textContent: text } : {});
+
+  // The live region (role=alert): text lines and an optional link, never HTML.
+  function setAlert(lines, link) {
+    const box = $('alert');
+    box.replaceChildren(...lines.filter(Boolean).map((l) => el('p', l)));
+    if (link) {
+      const p = el('p');
+      p.append(Object.assign(el('a', link.text), { href: link.href }));
+      box.append(p);
+    }
+  }
+
+  function clearErrors() {
+    setAlert([]);
+    document.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
+    document.querySelectorAll('.field-error').forEach((e) => { e.textContent = ''; e.hidden = true; });
+  }
+
+  // Marks the field's inputs invalid, shows the message next to it; returns the input to focus.
+  function fieldError(name, message) {
+    const inputs = document.querySelectorAll(`[data-field="${name}"]`);
+    inputs.forEach((i) => i.setAttribute('aria-invalid', 'true'));
+    const err = $(`${name}-error`);
+    if (err && message) { err.textContent = message; err.hidden = false; }
+    return [...inputs].find((i) => i.checked) || inputs[0];
+  }
+
+  // Field errors, then the message in the live region, then the focus on the first field at fault.
+  function showError(e, extra) {
+    let first = null;
+    Object.entries(e.fields || {}).forEach(([name, msg]) => { const input = fieldError(name, msg); first = first || input; });
+    setAlert([e.message, ...(extra || [])], e.link);
+    (first || $('alert')).focus();
+  }
+
+  async function api(method, path, data) {
+    const init = { method, credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } };
+    if (data !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(data);
+    }
+    try {
+      const res = await fetch(path, init);
+      const json = await res.json().catch(() => null);
+      if (res.ok) return { ok: true, data: json || {} };
+      return { status: res.status, error: json?.error || { code: `http_${res.status}`, message: GENERIC }, retryAfter: res.headers.get('Retry-After') };
+    } catch {
+      return { status: 0, error: { code: 'network', message: '通信できませんでした。インターネット接続を確認して、もう一度お試しください。' } };
+    }
+  }
+
+  // What any call may answer: no session (401), or a step that moved on (another tab). True if handled.
+  function common(r) {
+    if (r.status === 401) {
+      document.querySelectorAll('.needs-session').forEach((e) => { e.hidden = true; });
+      showError({ message: r.error.message, link: { href: document.body.dataset.portal || '/', text: 'ポータルからもう一度入る' } });
+      return true;
+    }
+    const to = r.error.code === 'wrong_step' && PAGE_OF[r.error.step];
+    if (to && to !== location.pathname) { location.replace(to); return true; }
+    return false;
+  }
+
+  // Runs `work` on submit/click, ignoring repeats while it runs; `work` returns a page to go to.
+  function onSubmit(target, type, work) {
+    let busy = false;
+    const button = $('submit');
+    target.addEventListener(type, async (ev) => {
+      ev.preventDefault();
+      if (busy) return;
+      busy = true;
+      button.setAttribute('aria-disabled', 'true');
+      clearErrors();
+      const next = await work();
+      if (next) { location.assign(next); return; } // stays busy until the next page replaces this one
+      busy = false;
+      button.removeAttribute('aria-disabled');
+    });
+  }
+
+  // Japan time of now + seconds, rounded up to the minute: 「11月26日 9時05分」.
+  function japanTimeAfter(seconds) {
+    const at = new Date(Math.ceil((Date.now() + seconds * 1000) / 60000) * 60000);
+    const p = {};
+    new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', month: 'numeric', day: 'numeric', hour: 'numeric', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(at).forEach(({ type, value }) => { p[type] = value; });
+    return `${p.month}月${p.day}日 ${p.hour}時${p.minute}分`;
+  }
+
+  // ---- 本人確認画面
+  function identity(status) {
+    let step = status.step;
+    const show = () => {
+      const done = step === 'consent';
+      $('identity-fields').hidden = done;
+      $('identity-done').hidden = !done;
+      $('insurerNumber').disabled = $('birthDate').disabled = done;
+    };
+    show();
+    $('identity-form').hidden = false;
+    onSubmit($('identity-form'), 'submit', async () => {
+      const agreed = $('agreed-yes').checked;
+      const missing = {};
+      if (step === 'identity') {
+        if (!$('insurerNumber').value.trim()) missing.insurerNumber = '保険者番号を入力してください。';
+        if (!$('birthDate').value.trim()) missing.birthDate = '生年月日を入力してください。';
+      }
+      if (!agreed) missing.agreed = '「同意する」を選んでください。';
+      if (Object.keys(missing).length) {
+        showError({ message: '入力内容をご確認ください。', fields: missing },
+          agreed ? [] : ['ご利用には利用規約等への同意が必要です。内容をお読みのうえ「同意する」を選んでから「確認」を押してください。']);
+        return null;
+      }
+      if (step === 'identity') {
+        const r = await api('POST', '/api/signup/identity', { insurerNumber: $('insurerNumber').value, birthDate: $('birthDate').value });
+        // wrong_step with consent: another tab verified already, so carry on with the consent.
+        if (!r.ok && !(r.error.code === 'wrong_step' && r.error.step === 'consent')) {
+          if (common(r)) return null;
+          const e = r.error;
+          if (e.code === 'identity_mismatch') {
+            fieldError('birthDate');
+            showError({ message: e.message, fields: { insurerNumber: '' } }, [`残りの入力可能回数：${e.remainingAttempts}回`]);
+          } else if (e.code === 'locked') {
+            const seconds = Number(e.retryAfterSeconds || r.retryAfter || 0);
+            showError({ message: e.message }, [seconds > 0 && `${japanTimeAfter(seconds)}（日本時間）以降にもう一度お試しください。`]);
+          } else {
+            showError(e);
+          }
+          return null;
+        }
+        step = 'consent';
+        show();
+      }
+      const c = await api('POST', '/api/signup/consent', { termsVersion: $('terms').dataset.termsVersion, agreed: true });
+      if (c.ok) return PAGE_OF[c.data.step] || '/signup/preferences';
+      if (!common(c)) {
+        if (c.error.code === 'terms_outdated') c.error.link = { href: location.pathname, text: '画面を再読み込みする' };
+        showError(c.error);
+      }
+      return null;
+    });
+  }
+
+  // ---- メールアドレス・医療費通知 (個人情報入力画面 and the top page)
+  function fillPreferences(p) {
+    if (!p) return;
+    $('email').value = p.email || '';
+    $(p.notifyMedicalExpenses ? 'notify-yes' : 'notify-no').checked = true;
+  }
+
+  function showPreferences(p) {
+    $('show-email').textContent = p?.email || '登録なし';
+    $('show-notify').textContent = p?.notifyMedicalExpenses ? '必要' : '不要';
+  }
+
+  function preferencesForm(saved) {
+    onSubmit($('preferences-form'), 'submit', async () => {
+      const email = $('email').value.trim();
+      const r = await api('PUT', '/api/signup/preferences', { email: email || null, notifyMedicalExpenses: $('notify-yes').checked });
+      if (r.ok) return saved(r.data);
+      if (!common(r)) showError(r.error);
+      return null;
+    });
+  }
+
+  function preferences(status) {
+    fillPreferences(status.preferences);
+    $('preferences-form').hidden = false;
+    preferencesForm((reply) => PAGE_OF[reply.step] || '/signup/confirm');
+  }
+
+  // ---- 入力確認画面
+  function confirm(status) {
+    if (!status.preferences) { location.replace('/signup/preferences'); return; }
+    showPreferences(status.preferences);
+    $('content').hidden = false;
+    onSubmit($('submit'), 'click', async () => {
+      const r = await api('POST', '/api/signup/confirm');
+      if (r.ok) return '/signup/complete';
+      if (!common(r)) showError(r.error);
+      return null;
+    });
+  }
+
+  // ---- オンラインサインアップ完了画面
+  function complete(status) {
+    const email = status.preferences?.email;
+    if (email) $('show-email').textContent = email;
+    $('welcome-mail').hidden = !email;
+    $('no-mail').hidden = !!email;
+    $('content').hidden = false;
+  }
+
+  // ---- トップページ
+  const PROBLEM = {
+    bounced: '登録のメールアドレスにメールが届きませんでした（宛先不明など）。',
+    complained: '登録のメールアドレスで、当組合からのメールが迷惑メールとして報告されました。',
+    rejected: '登録のメールアドレスにはメールを送信できませんでした。',
+  };
+  function menu(status) {
+    showPreferences(status.preferences);
+    fillPreferences(status.preferences);
+    const problem = PROBLEM[status.emailProblem];
+    if (problem) {
+      $('email-problem').textContent = problem + 'お知らせを再開するには、メールアドレスをご確認のうえ「変更する」を押してください。';
+      $('email-problem').hidden = false;
+      $('change').open = true;
+    }
+    $('content').hidden = false;
+    preferencesForm((reply) => {
+      $('email-problem').hidden = true;
+      showPreferences(reply.preferences);
+      $('saved').textContent = '通知メールの設定を変更しました。';
+      $('change').open = false;
+      return null;
+    });
+  }
+
+  const SCREENS = { identity, preferences, confirm, complete, menu };
+
+  (async () => {
+    if (!SCREENS[page]) return;
+    const r = await api('GET', '/api/signup');
+    if (r.ok && !SERVES[page].includes(r.data.step) && PAGE_OF[r.data.step]) { location.replace(PAGE_OF[r.data.step]); return; }
+    $('loading').hidden = true;
+    if (r.ok) SCREENS[page](r.data);
+    else if (r.status === 401 && page === 'menu') $('signed-out').hidden = false;
+    else if (!common(r)) setAlert([r.error.message]);
+  })();
+})();

@@ -1,0 +1,335 @@
+// The onboarding screens in headless Debian Chromium, driven by their Japanese labels the way a
+// member would use them, against `kenpo dev` (embedded store, file outbox) started by the test.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ARTIFACTS, axeReport, checkScreen, launchBrowser, outboxMails, phone, startServer, waitFor, weighPages,
+} from './helpers.js';
+
+/** The whole flow's budget: every byte the real screens transfer, from the identity check to the top page. */
+const FLOW_BUDGET_BYTES = 50 * 1000;
+
+let server;
+let browser;
+const pageWeight = { screens: [], flowTotalBytes: 0, budgetBytes: FLOW_BUDGET_BYTES };
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, 'page-weight.json'), `${JSON.stringify(pageWeight, null, 2)}\n`);
+  writeFileSync(join(ARTIFACTS, 'axe.json'), `${JSON.stringify(axeReport, null, 2)}\n`);
+});
+
+const path = (page) => new URL(page.url()).pathname;
+
+async function login(page, member) {
+  await page.goto(`${server.base}/dev/portal`);
+  await page.getByRole('button', { name: `${member} としてログイン` }).click();
+}
+
+/** Problems other than the API's expected 4xx answers, which Chromium logs as failed loads. */
+function unexpected(problems) {
+  return problems.filter((p) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(p));
+}
+
+/** Press Tab until the focused element matches `selector` (keyboard only); asserts a visible focus outline. */
+async function tabTo(page, selector, max = 20) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) {
+      const outline = await page.evaluate(() => {
+        const s = getComputedStyle(document.activeElement);
+        return { style: s.outlineStyle, width: parseFloat(s.outlineWidth) };
+      });
+      assert.ok(outline.style !== 'none' && outline.width >= 2, `focus on ${selector} has a visible outline (${JSON.stringify(outline)})`);
+      return;
+    }
+  }
+  assert.fail(`Tab never reached ${selector}`);
+}
+
+/** GET /api/signup with the page's cookies, outside the page (so it is not counted as page weight). */
+async function apiStatus(page) {
+  const r = await page.context().request.get(`${server.base}/api/signup`);
+  return r.json();
+}
+
+async function apiStep(page) {
+  return (await apiStatus(page)).step;
+}
+
+describe('onboarding screens', { timeout: 180000 }, () => {
+  it('walks the whole flow by the labels at 390×844, and the welcome mail arrives', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    const weights = await weighPages(context, page);
+
+    await page.goto(`${server.base}/dev/portal`);
+    await checkScreen(t, assert, page, '01-dev-portal');
+    await page.getByRole('button', { name: 'D0001 としてログイン' }).click();
+    await page.waitForURL('**/signup/identity');
+
+    const session = (await context.cookies()).find((c) => c.name === 'kenpo_session');
+    assert.ok(session, 'Chromium stores the Secure session cookie on http://127.0.0.1');
+    assert.equal(session.secure, true);
+    assert.equal(session.httpOnly, true);
+
+    // 本人確認画面
+    await page.getByRole('heading', { level: 1, name: '本人確認画面' }).waitFor();
+    await page.getByLabel('保険者番号').waitFor();
+    const terms = page.getByRole('region', { name: '注意事項・免責事項・セキュリティポリシー等' });
+    const termsText = await terms.textContent();
+    assert.match(termsText, /この利用規約はひな形です。健康保険組合が配備時に差し替えます。/);
+    const { termsVersion } = await apiStatus(page);
+    assert.ok(termsText.includes(termsVersion), `the terms show version ${termsVersion}`);
+    assert.equal(await terms.getAttribute('tabindex'), '0');
+    assert.ok(await page.getByRole('radio', { name: '同意しない' }).isChecked(), '同意しない is the default');
+    assert.equal(await page.getByLabel('保険者番号').getAttribute('inputmode'), 'numeric');
+    assert.equal(await page.getByLabel('生年月日').getAttribute('autocomplete'), 'off');
+    await checkScreen(t, assert, page, '02-identity');
+
+    // A wrong birth date: the mismatch and the attempts left are on the page.
+    await page.getByLabel('保険者番号').fill('06133946');
+    await page.getByLabel('生年月日').fill('19800101');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('残りの入力可能回数：4回').waitFor();
+    assert.match(await alert.textContent(), /一致しません/);
+    assert.equal(await page.getByLabel('生年月日').getAttribute('aria-invalid'), 'true');
+    await checkScreen(t, assert, page, '03-identity-mismatch');
+
+    // 確認 without 同意する: an error, and nothing is sent.
+    await page.getByLabel('生年月日').fill('19810403');
+    await page.getByRole('radio', { name: '同意しない' }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.locator('#agreed-error').getByText('「同意する」を選んでください。').waitFor();
+    assert.match(await alert.textContent(), /同意が必要です/);
+    assert.equal(path(page), '/signup/identity');
+    assert.equal(await apiStep(page), 'identity');
+    assert.equal(await page.getByRole('radio', { name: '同意する', exact: true }).getAttribute('aria-invalid'), 'true');
+    await checkScreen(t, assert, page, '04-identity-consent-required');
+
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.waitForURL('**/signup/preferences');
+
+    // 個人情報入力画面
+    await page.getByRole('heading', { level: 1, name: '個人情報入力画面' }).waitFor();
+    const email = page.getByLabel('メールアドレス（任意）');
+    await email.waitFor();
+    assert.equal(await email.getAttribute('type'), 'email');
+    assert.equal(await email.getAttribute('autocomplete'), 'email');
+    assert.match(await page.locator('main').textContent(), /「kenpo\.example」からのメールを受信できるよう設定を変更してください/);
+    assert.match(await page.locator('main').textContent(), /個人のメールアドレスをおすすめします/);
+    await checkScreen(t, assert, page, '05-preferences');
+    await email.fill('taro.yamada@example.jp');
+    await page.getByRole('radio', { name: '必要' }).check();
+    await page.getByRole('button', { name: '入力内容確認' }).click();
+    await page.waitForURL('**/signup/confirm');
+
+    // 入力確認画面
+    await page.getByRole('heading', { level: 1, name: '入力確認画面' }).waitFor();
+    await page.getByText('taro.yamada@example.jp').waitFor();
+    assert.equal(await page.locator('#show-notify').textContent(), '必要');
+    assert.match(await page.locator('main').textContent(), /通知情報更新時のメール通知/);
+    await checkScreen(t, assert, page, '06-confirm');
+
+    // 戻る keeps what was typed.
+    await page.getByRole('link', { name: '戻る' }).click();
+    await page.waitForURL('**/signup/preferences');
+    await page.waitForFunction(() => document.getElementById('email')?.value !== '');
+    assert.equal(await email.inputValue(), 'taro.yamada@example.jp');
+    assert.ok(await page.getByRole('radio', { name: '必要' }).isChecked());
+    await page.getByRole('button', { name: '入力内容確認' }).click();
+    await page.waitForURL('**/signup/confirm');
+    await page.getByText('taro.yamada@example.jp').waitFor();
+    await page.getByRole('button', { name: '実行' }).click();
+    await page.waitForURL('**/signup/complete');
+
+    // オンラインサインアップ完了画面
+    await page.getByRole('heading', { level: 1, name: 'オンラインサインアップ完了画面' }).waitFor();
+    await page.getByText('オンラインサインアップが完了しました。').waitFor();
+    assert.match(await page.locator('#welcome-mail').textContent(), /taro\.yamada@example\.jp/);
+    await checkScreen(t, assert, page, '07-complete');
+    await page.getByRole('link', { name: 'メニューへ' }).click();
+    await page.waitForURL('**/menu');
+
+    // トップページ
+    await page.getByRole('heading', { level: 1, name: 'トップページ' }).waitFor();
+    await page.locator('#show-email').getByText('taro.yamada@example.jp').waitFor();
+    assert.match(await page.locator('header').textContent(), /医療費と給付金支給額/);
+    await page.getByRole('heading', { name: '医療費のお知らせ' }).waitFor();
+    await page.getByRole('heading', { name: '給付金支給額' }).waitFor();
+    await checkScreen(t, assert, page, '08-menu');
+
+    const mail = await waitFor(() => outboxMails(server.outbox).find((m) => m.subject.includes('ようこそ')));
+    assert.ok(mail, 'a welcome mail (subject contains ようこそ) is in the outbox');
+    assert.match(mail.to, /taro\.yamada@example\.jp/);
+
+    await page.goto(`${server.base}/dev/outbox`);
+    await page.getByRole('heading', { level: 2, name: /ようこそ/ }).waitFor();
+    await checkScreen(t, assert, page, '09-dev-outbox');
+
+    const screens = weights();
+    pageWeight.screens = screens;
+    pageWeight.flowTotalBytes = screens.filter((s) => !s.screen.startsWith('/dev/')).reduce((n, s) => n + s.bytes, 0);
+    assert.ok(pageWeight.flowTotalBytes > 0);
+    assert.ok(pageWeight.flowTotalBytes < FLOW_BUDGET_BYTES, `the flow transferred ${pageWeight.flowTotalBytes} bytes (budget ${FLOW_BUDGET_BYTES})`);
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('a visitor without a session sees the way back to the portal', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    await page.goto(`${server.base}/menu`);
+    await page.getByRole('heading', { name: 'ログインしてください' }).waitFor();
+    const link = page.getByRole('link', { name: 'ポータルへ' });
+    assert.equal(await link.getAttribute('href'), '/dev/portal');
+    await checkScreen(t, assert, page, '10-menu-signed-out');
+
+    await page.goto(`${server.base}/signup/identity`);
+    await page.getByRole('alert').getByRole('link', { name: 'ポータルからもう一度入る' }).waitFor();
+    assert.ok(!(await page.getByLabel('保険者番号').isVisible()), 'no form without a session');
+
+    await page.goto(`${server.base}/`);
+    await page.waitForURL('**/menu');
+    await page.getByRole('heading', { name: 'ログインしてください' }).waitFor();
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('pages reached out of order go to the member\'s step; the consent step needs only the terms', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    await login(page, 'D0003');
+    await page.waitForURL('**/signup/identity');
+    for (const wrong of ['/signup/confirm', '/signup/preferences', '/signup/complete', '/menu', '/']) {
+      await page.goto(`${server.base}${wrong}`);
+      await page.waitForURL('**/signup/identity');
+      await page.getByLabel('保険者番号').waitFor();
+    }
+
+    // Identity verified elsewhere (another tab): only the terms and 同意する remain.
+    const step = await page.evaluate(async () => {
+      const r = await fetch('/api/signup/identity', {
+        method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ insurerNumber: '63133946', birthDate: '19480115' }),
+      });
+      return (await r.json()).step;
+    });
+    assert.equal(step, 'consent');
+    await page.reload();
+    await page.getByText('本人確認は完了しています。').waitFor();
+    assert.ok(!(await page.getByLabel('保険者番号').isVisible()));
+    await checkScreen(t, assert, page, '11-identity-consent-step');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.waitForURL('**/signup/preferences');
+
+    // No address and 必要: the field says why; then 不要 without an address.
+    await page.getByLabel('メールアドレス（任意）').waitFor();
+    await page.getByRole('radio', { name: '必要' }).check();
+    await page.getByRole('button', { name: '入力内容確認' }).click();
+    await page.locator('#email-error').getByText('メールアドレスを入力してください').waitFor();
+    assert.equal(await page.getByLabel('メールアドレス（任意）').getAttribute('aria-invalid'), 'true');
+    await checkScreen(t, assert, page, '12-preferences-error');
+    await page.getByRole('radio', { name: '不要' }).check();
+    await page.getByRole('button', { name: '入力内容確認' }).click();
+    await page.waitForURL('**/signup/confirm');
+    await page.locator('#show-email').getByText('登録なし').waitFor();
+    assert.equal(await page.locator('#show-notify').textContent(), '不要');
+    await page.goto(`${server.base}/signup/identity`);
+    await page.waitForURL('**/signup/confirm');
+    await page.getByRole('button', { name: '実行' }).click();
+    await page.waitForURL('**/signup/complete');
+    await page.getByText('メールアドレスは登録されていません。').waitFor();
+    await page.goto(`${server.base}/signup/identity`);
+    await page.waitForURL('**/menu');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('works with the keyboard alone, and reflows at 320 px (1280 px at 400 %)', async (t) => {
+    const { context, page, problems } = await phone(browser, { width: 320, height: 640 });
+    await login(page, 'D0002');
+    await page.waitForURL('**/signup/identity');
+    await page.getByLabel('保険者番号').waitFor();
+    await checkScreen(t, assert, page, '20-identity-320px');
+
+    await tabTo(page, '#insurerNumber');
+    await page.keyboard.type('０６１３３９４６'); // full-width digits, as a Japanese keyboard types them
+    await tabTo(page, '#birthDate');
+    await page.keyboard.type('1979-08-22');
+    await tabTo(page, '#terms');
+    await tabTo(page, 'input[name=agreed]');
+    await page.keyboard.press('ArrowUp');
+    assert.ok(await page.getByRole('radio', { name: '同意する', exact: true }).isChecked());
+    await tabTo(page, '#submit');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/signup/preferences');
+    await page.getByLabel('メールアドレス（任意）').waitFor();
+
+    await tabTo(page, '#email');
+    await page.keyboard.type('hanako..yamada@docomo.ne.jp');
+    await tabTo(page, '#submit');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/signup/confirm');
+    await page.getByText('hanako..yamada@docomo.ne.jp').waitFor();
+    await checkScreen(t, assert, page, '21-confirm-320px');
+    await tabTo(page, '#submit');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/signup/complete');
+    await page.getByRole('link', { name: 'メニューへ' }).waitFor();
+    await tabTo(page, 'a[href="/menu"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/menu');
+    await page.locator('#show-email').getByText('hanako..yamada@docomo.ne.jp').waitFor();
+    await checkScreen(t, assert, page, '22-menu-320px');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('a completed member changes the address on the top page (640 px: 1280 px at 200 %)', async (t) => {
+    const { context, page, problems } = await phone(browser, { width: 640, height: 400 });
+    await login(page, 'D0005');
+    await page.waitForURL('**/menu');
+    await page.locator('#show-email').getByText('d0005@example.jp').waitFor();
+    await page.getByText('メールアドレス・通知の設定を変更する').click();
+    await page.getByLabel('メールアドレス（任意）').fill('new.address@example.jp');
+    await page.getByRole('radio', { name: '不要' }).check();
+    await page.getByRole('button', { name: '変更する' }).click();
+    await page.getByRole('status').getByText('通知メールの設定を変更しました。').waitFor();
+    assert.equal(await page.locator('#show-email').textContent(), 'new.address@example.jp');
+    assert.equal(await page.locator('#show-notify').textContent(), '不要');
+    assert.equal(await apiStep(page), 'completed');
+    await checkScreen(t, assert, page, '30-menu-changed-640px');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('after repeated mismatches the identity check says until when it is locked (Japan time)', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    await login(page, 'D0004');
+    await page.waitForURL('**/signup/identity');
+    await page.getByLabel('保険者番号').fill('06133946');
+    await page.getByLabel('生年月日').fill('19000101');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    const alert = page.getByRole('alert');
+    for (let left = 4; left >= 1; left -= 1) {
+      await page.getByRole('button', { name: '確認', exact: true }).click();
+      await alert.getByText(`残りの入力可能回数：${left}回`).waitFor();
+    }
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await alert.getByText(/\d+月\d+日 \d+時\d{2}分（日本時間）以降にもう一度お試しください。/).waitFor();
+    await checkScreen(t, assert, page, '40-identity-locked');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+});
