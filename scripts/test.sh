@@ -17,8 +17,8 @@ step() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
 
 step "python virtualenv: moto, cfn-lint"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-PY_PKGS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "cfn-lint-serverless")
-if ! "$VENV/bin/python" -c 'import moto, cfnlint, cfn_lint_serverless' 2>/dev/null; then
+PY_PKGS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "cfn-lint-serverless" "schemathesis==4.32.5")
+if ! "$VENV/bin/python" -c 'import moto, cfnlint, cfn_lint_serverless, schemathesis' 2>/dev/null; then
   "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
 fi
 
@@ -54,6 +54,10 @@ tail -n 25 "$ROOT/artifacts/load-embedded.out"
 step "load: 200 onboardings, 50 concurrent members (DynamoDB and SES v2 on moto)"
 "$ROOT/target/debug/kenpo-load" --store dynamodb --onboardings 200 --concurrency 50 > "$ROOT/artifacts/load-dynamodb.out"
 tail -n 25 "$ROOT/artifacts/load-dynamodb.out"
+
+step "hostile input: schemathesis from docs/openapi.yaml against kenpo dev"
+bash scripts/schemathesis.sh "$VENV" "$ROOT/target/debug/kenpo" 400 | tee "$ROOT/artifacts/schemathesis.out" | grep -E "generated|Failures|ST[0-9]+" || true
+grep -qE "[0-9]+ generated, [0-9]+ passed" "$ROOT/artifacts/schemathesis.out" || { echo "schemathesis did not pass"; exit 1; }
 
 step "cfn-lint infra/template.yaml"
 bash scripts/lint-template.sh "$VENV"

@@ -314,3 +314,17 @@ async fn malformed_oversized_wrong_type_and_foreign_requests() {
     // Nothing of that moved the member.
     assert_eq!(t.step(&c).await, "identity");
 }
+
+#[tokio::test]
+async fn logout_clears_the_session_and_leads_back_to_the_portal() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    let r = t.call("POST", "/logout", None, &c).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], t.app.settings.portal_url.as_str());
+    let cleared = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.starts_with("kenpo_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    let mut foreign = request("POST", "/logout", None, Some(&c));
+    foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(error_code(&t.route(foreign).await), "cross_origin", "no logout from another site");
+}

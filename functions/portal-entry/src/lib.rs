@@ -1,5 +1,6 @@
 //! `POST /sso`: the portal's hand-off. A signed token (form field `token`) becomes a fresh session
 //! cookie and a 303 to the member's current page. Every refusal is a 401 page leading back to the portal.
+//! `POST /logout` ends the session (the cookie is cleared) and leads back to the portal.
 
 use kenpo_shared::handoff::HandoffError;
 use kenpo_shared::http::{body_bytes, html_response, see_other};
@@ -7,6 +8,9 @@ use kenpo_shared::{App, signup};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    if req.uri().path() == "/logout" {
+        return logout(app, &req);
+    }
     match enter(app, &req).await {
         Ok(response) => response,
         Err(Refusal::Handoff(e)) => {
@@ -63,6 +67,14 @@ async fn enter(app: &App, req: &Request) -> Result<Response<Body>, Refusal> {
     };
     let (_, cookie) = app.sessions.issue(handoff.member_id, now.timestamp());
     Ok(see_other(step.page(), Some(&cookie)))
+}
+
+/// `POST /logout`: the session cookie is cleared and the member goes back to the portal.
+fn logout(app: &App, req: &Request) -> Response<Body> {
+    if let Err(e) = kenpo_shared::http::check_origin(app, req) {
+        return e.into_response();
+    }
+    see_other(&app.settings.portal_url, Some(&app.sessions.clear()))
 }
 
 fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {

@@ -198,7 +198,13 @@ async fn route(dev: &Dev, req: Request) -> Response<Body> {
         Dispatch::To(Function::RecordConsent) => record_consent::handle(app, req).await,
         Dispatch::To(Function::SavePreferences) => save_preferences::handle(app, req).await,
         Dispatch::To(Function::ConfirmSignup) => confirm_signup::handle(app, req).await,
-        Dispatch::MethodNotAllowed => ApiError::method_not_allowed().into_response(),
+        Dispatch::MethodNotAllowed(allowed) => {
+            let mut response = ApiError::method_not_allowed().into_response();
+            if let Ok(v) = allowed.join(", ").parse() {
+                response.headers_mut().insert("allow", v);
+            }
+            response
+        }
         Dispatch::NotFound => ApiError::not_found().into_response(),
     }
 }

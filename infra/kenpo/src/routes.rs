@@ -48,6 +48,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/menu", Function::WebPages),
     route("GET", "/assets/{proxy+}", Function::WebPages),
     route("POST", "/sso", Function::PortalEntry),
+    route("POST", "/logout", Function::PortalEntry),
     route("GET", "/api/signup", Function::SignupStatus),
     route("POST", "/api/signup/identity", Function::VerifyIdentity),
     route("POST", "/api/signup/consent", Function::RecordConsent),
@@ -62,20 +63,23 @@ fn path_matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// What answers `method path`: the function, or whether the path exists under another method.
+/// What answers `method path`: the function, or the methods the path does take (for `Allow`).
 pub enum Dispatch {
     To(Function),
-    MethodNotAllowed,
+    MethodNotAllowed(Vec<&'static str>),
     NotFound,
 }
 
 pub fn dispatch(method: &Method, path: &str) -> Dispatch {
-    let mut path_known = false;
+    let mut allowed = Vec::new();
     for r in ROUTES.iter().filter(|r| path_matches(r.path, path)) {
-        path_known = true;
         if r.method == method.as_str() || (r.method == "GET" && method == Method::HEAD) {
             return Dispatch::To(r.function);
         }
+        allowed.push(r.method);
+        if r.method == "GET" {
+            allowed.push("HEAD");
+        }
     }
-    if path_known { Dispatch::MethodNotAllowed } else { Dispatch::NotFound }
+    if allowed.is_empty() { Dispatch::NotFound } else { Dispatch::MethodNotAllowed(allowed) }
 }
