@@ -135,7 +135,7 @@ impl TestApp {
             ("POST", "/api/signup/consent") => record_consent::handle(app, req).await,
             ("PUT", "/api/signup/preferences") => save_preferences::handle(app, req).await,
             ("POST", "/api/signup/confirm") => confirm_signup::handle(app, req).await,
-            ("POST", "/sso") => portal_entry::handle(app, req).await,
+            ("POST", "/sso" | "/logout") => portal_entry::handle(app, req).await,
             other => panic!("no route for {other:?}"),
         }
     }
