@@ -3,6 +3,7 @@
 //! `POST /logout` ends the session (the cookie is cleared) and leads back to the portal.
 
 use kenpo_shared::handoff::HandoffError;
+use kenpo_shared::http::escape_html as escape;
 use kenpo_shared::http::{body_bytes, html_response, see_other};
 use kenpo_shared::{App, signup};
 use lambda_http::{Body, Request, Response};
@@ -86,9 +87,6 @@ fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
     html_response(401, page(app, title, detail))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn page(app: &App, title: &str, detail: &str) -> String {
     format!(

@@ -5,7 +5,7 @@
 //! member stands and sends them to the page of their step, so a page reached out of order never
 //! shows a form it cannot submit.
 
-use kenpo_shared::http::{asset_response, html_response, see_other};
+use kenpo_shared::http::{asset_response, escape_html as escape, html_response, see_other};
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 
@@ -61,21 +61,6 @@ fn asset(name: &str) -> Response<Body> {
     }
 }
 
-/// Text for HTML text and double-quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// A link target from configuration: only http(s) URLs and same-site paths, else the site root.
 fn safe_href(url: &str) -> String {

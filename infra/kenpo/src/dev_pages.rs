@@ -2,15 +2,13 @@
 //! member through the real `POST /sso`; `/dev/outbox` lists the mails written to the outbox.
 
 use kenpo_shared::handoff::sign_hs256;
+use kenpo_shared::http::escape_html as escape;
 use kenpo_shared::http::html_response;
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 
 use crate::dev::Dev;
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn layout(title: &str, body: &str) -> String {
     format!(
