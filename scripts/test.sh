@@ -62,6 +62,12 @@ grep -qE "[0-9]+ generated, [0-9]+ passed" "$ROOT/artifacts/schemathesis.out" ||
 step "cfn-lint infra/template.yaml"
 bash scripts/lint-template.sh "$VENV"
 
+step "sam build (cargo-lambda, provided.al2023; x86_64 so the tests can run what it built) and sam validate --lint"
+bash scripts/sam-build.sh "$VENV" x86_64
+
+step "the built bootstraps, started as Lambda starts them, against a Runtime API stub"
+KENPO_BOOTSTRAP_DIR="$ROOT/.aws-sam/build-x86_64" cargo test -p kenpo-tests --test lambda_runtime_api --quiet
+
 if [ -d tests/browser ]; then
   step "screens in headless Chromium"
   # Debian's Chromium (never a downloaded browser) and Japanese fonts for the screenshots.

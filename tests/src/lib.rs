@@ -2,6 +2,7 @@
 //! API Gateway hands them to a function, a recording mailer.
 
 pub mod faults;
+pub mod runtime_stub;
 
 use std::sync::{Arc, Mutex};
 

@@ -107,3 +107,161 @@ fn no_policy_statement_uses_a_wildcard() {
         assert!(resources.iter().all(|r| r.as_str() != Some("*")), "wildcard resource in {text}");
     }
 }
+
+/// A resource as text: plain strings, `!Sub` strings, `!GetAtt X.Arn` as `X.Arn`.
+fn resource_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) => match &t.value {
+            Value::Sequence(parts) => parts.first().map(resource_text).unwrap_or_default(),
+            other => resource_text(other),
+        },
+        Value::Mapping(m) => m.values().next().map(resource_text).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Where a `*` may stand in a resource: the log streams of a named log group
+/// (`log-group:/aws/lambda/<function>:*`) and the streams of the table (`<table>/stream/*`).
+fn wildcard_is_scoped(resource: &str) -> bool {
+    match resource.find('*') {
+        None => true,
+        Some(i) if i + 1 == resource.len() => {
+            let head = &resource[..i];
+            (head.contains(":log-group:/aws/lambda/") && head.ends_with(':')) || head.ends_with("Table.Arn}/stream/")
+        }
+        Some(_) => false,
+    }
+}
+
+#[test]
+fn policy_resources_are_named_and_wildcards_only_scope_within_them() {
+    let t = template();
+    let mut statements = Vec::new();
+    walk(&t["Resources"], &mut statements);
+    for s in statements {
+        let text = serde_yaml::to_string(s).unwrap();
+        assert!(s.get("NotAction").is_none() && s.get("NotResource").is_none(), "NotAction/NotResource in {text}");
+        if s.get("Principal").is_some() {
+            continue; // a trust policy (sts:AssumeRole for lambda.amazonaws.com)
+        }
+        let resources: Vec<String> = match &s["Resource"] {
+            Value::Sequence(list) => list.iter().map(resource_text).collect(),
+            other => vec![resource_text(other)],
+        };
+        for r in &resources {
+            assert!(!r.is_empty(), "a statement without a resource: {text}");
+            assert!(wildcard_is_scoped(r), "unscoped wildcard resource {r} in {text}");
+        }
+    }
+    // No managed policies: AWSLambdaBasicExecutionRole and friends grant on "Resource": "*".
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"] == "AWS::IAM::Role" {
+            assert!(r["Properties"].get("ManagedPolicyArns").is_none(), "{name:?} attaches managed policies");
+        }
+        if r["Type"] == "AWS::Serverless::Function" {
+            assert!(r["Properties"].get("Policies").is_none(), "{name:?}: SAM policy templates instead of its own role");
+            assert!(r["Properties"]["Role"] != Value::Null, "{name:?} has its own role");
+        }
+    }
+}
+
+/// The statements of the role a function runs with.
+fn role_statements(t: &Value, function: &Value) -> Vec<Value> {
+    let role = resource_text(&function["Properties"]["Role"]);
+    let role = role.trim_end_matches(".Arn");
+    let mut out = Vec::new();
+    for policy in t["Resources"][role]["Properties"]["Policies"].as_sequence().expect("inline policies") {
+        out.extend(policy["PolicyDocument"]["Statement"].as_sequence().unwrap().iter().cloned());
+    }
+    out
+}
+
+fn actions(s: &Value) -> Vec<String> {
+    match &s["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Sequence(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn each_function_may_do_only_what_its_code_does() {
+    // What each function calls (shared/src/store/dynamodb.rs, shared/src/mailer/ses.rs); a
+    // transaction's Put is authorised as dynamodb:PutItem. Table actions by leading key.
+    let expected: &[(&str, &[&str], &[&str])] = &[
+        ("web-pages", &[], &[]),
+        ("portal-entry", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem SSO#*"], &[]),
+        ("signup-status", &["dynamodb:GetItem MEMBER#*"], &[]),
+        ("verify-identity", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
+        ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
+        ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
+        ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
+        ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &["sqs:SendMessage"]),
+        (
+            "send-welcome-email",
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"],
+            &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage"],
+        ),
+    ];
+    let t = template();
+    for (name, f) in functions(&t) {
+        let binary = binary(&f);
+        let (_, table_actions, other_actions) = expected.iter().find(|(b, _, _)| *b == binary).unwrap_or_else(|| panic!("{binary}: say what it may do"));
+        let mut on_table = BTreeSet::new();
+        let mut others = BTreeSet::new();
+        for s in role_statements(&t, &f) {
+            assert_eq!(s["Effect"], "Allow");
+            let resource = resource_text(&s["Resource"]);
+            for a in actions(&s) {
+                if a.starts_with("logs:") {
+                    assert!(a == "logs:CreateLogStream" || a == "logs:PutLogEvents", "{name}: {a}");
+                    assert!(resource.ends_with(&format!("/aws/lambda/${{AWS::StackName}}-{binary}:*")), "{name} writes only its own log group: {resource}");
+                } else if resource == "Table.Arn" {
+                    let keys = &s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    let keys: Vec<&str> = keys.as_sequence().unwrap_or_else(|| panic!("{name}: {a} on the table without dynamodb:LeadingKeys")).iter().filter_map(Value::as_str).collect();
+                    for k in keys {
+                        on_table.insert(format!("{a} {k}"));
+                    }
+                } else {
+                    others.insert(a);
+                }
+            }
+        }
+        let table_expected: BTreeSet<String> = table_actions.iter().map(|s| s.to_string()).collect();
+        assert_eq!(on_table, table_expected, "{name}: table actions");
+        let others_expected: BTreeSet<String> = other_actions.iter().map(|s| s.to_string()).collect();
+        assert_eq!(others, others_expected, "{name}: other actions");
+    }
+}
+
+#[test]
+fn mail_may_be_sent_only_as_the_sender_identity() {
+    let t = template();
+    let (_, f) = functions(&t).into_iter().find(|(_, f)| binary(f) == "send-welcome-email").unwrap();
+    let ses: Vec<Value> = role_statements(&t, &f).into_iter().filter(|s| actions(s).iter().any(|a| a.starts_with("ses:"))).collect();
+    assert_eq!(ses.len(), 1);
+    let resources: Vec<String> = ses[0]["Resource"].as_sequence().unwrap().iter().map(|r| serde_yaml::to_string(r).unwrap()).collect();
+    assert_eq!(resources.len(), 3, "{resources:?}");
+    assert!(resources.iter().all(|r| r.contains(":identity/${SenderDomain}") || r.contains(":identity/${SenderAddress}") || r.contains(":configuration-set/${WelcomeMailConfigurationSet}")), "{resources:?}");
+}
+
+#[test]
+fn only_the_hand_off_function_holds_the_portal_secret() {
+    let t = template();
+    assert!(t["Globals"]["Function"]["Environment"]["Variables"].get("SSO_JWT_SECRET").is_none(), "not in Globals");
+    for (name, f) in functions(&t) {
+        let has = f["Properties"]["Environment"]["Variables"].get("SSO_JWT_SECRET").is_some();
+        assert_eq!(has, binary(&f) == "portal-entry", "{name}");
+    }
+}
+
+#[test]
+fn every_template_route_is_in_the_openapi_document() {
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml")).unwrap()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for route in ROUTES {
+        let operation = &doc["paths"][route.path][route.method.to_lowercase().as_str()];
+        assert!(operation.is_mapping(), "{} {} is not in docs/openapi.yaml", route.method, route.path);
+    }
+}
