@@ -10,7 +10,7 @@
 # - Builds every function with SAM's rust-cargolambda builder for provided.al2023. The builder
 #   runs `cargo lambda build --release --bin <binary>` in the workspace root (CodeUri: ..), so all
 #   functions share one target directory (target/<triple>/release) and compile the dependencies
-#   once; the bootstraps land in target/lambda/<binary>/ and are copied to .aws-sam/build/<Id>/.
+#   once; the bootstraps land in target/lambda/<binary>/ and are copied to <build dir>/<LogicalId>/.
 # - Not `--cached`: with CodeUri at the workspace root, SAM's cache key is a checksum of the whole
 #   checkout including target/ (gigabytes, rewritten by every build), so the cache never hits, the
 #   checksum costs minutes, and in parallel builds it crashes on files cargo is replacing

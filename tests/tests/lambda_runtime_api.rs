@@ -605,3 +605,44 @@ async fn a_bootstrap_without_a_required_setting_fails_its_init() {
     })
     .await;
 }
+
+/// The stub itself, driven by hand as a runtime client would: headers, answers, timings, refusals.
+#[test]
+fn the_stub_speaks_the_runtime_api() {
+    let stub = RuntimeStub::start().unwrap();
+    stub.set_function_name("kenpo-web-probe");
+    stub.mark_spawned();
+    let base = format!("http://{}/2018-06-01/runtime", stub.api_address());
+    let id = stub.invoke(&json!({"hello": "world"}));
+    let next = ureq::get(&format!("{base}/invocation/next")).call().unwrap();
+    assert_eq!(next.header("lambda-runtime-aws-request-id"), Some(id.as_str()));
+    assert_eq!(next.header("lambda-runtime-invoked-function-arn"), Some("arn:aws:lambda:ap-northeast-1:123456789012:function:kenpo-web-probe"));
+    let deadline: u128 = next.header("lambda-runtime-deadline-ms").unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    assert!(deadline > now && deadline <= now + 10_000, "deadline in the next 10 s");
+    assert!(next.header("lambda-runtime-trace-id").unwrap().starts_with("Root=1-"));
+    assert_eq!(next.into_json::<Value>().unwrap(), json!({"hello": "world"}));
+    assert!(stub.timings().time_to_ready().is_some() && stub.timings().first_response.is_none());
+
+    assert_eq!(ureq::post(&format!("{base}/invocation/{id}/response")).send_string(r#"{"ok":true}"#).unwrap().status(), 202);
+    assert_eq!(stub.wait_outcome(&id, WAIT).unwrap().json(), json!({"ok": true}));
+    assert!(stub.timings().time_to_first_response().is_some());
+    // Answering twice, or an id never handed out, is refused as Lambda does.
+    let again = ureq::post(&format!("{base}/invocation/{id}/response")).send_string("{}");
+    assert!(matches!(again, Err(ureq::Error::Status(400, _))));
+    let unknown = ureq::post(&format!("{base}/invocation/nope/error")).send_string("{}");
+    assert!(matches!(unknown, Err(ureq::Error::Status(400, _))));
+
+    let failing = stub.invoke(&json!({}));
+    ureq::get(&format!("{base}/invocation/next")).call().unwrap();
+    ureq::post(&format!("{base}/invocation/{failing}/error")).set("Lambda-Runtime-Function-Error-Type", "Runtime.Boom").send_string(r#"{"errorMessage":"boom"}"#).unwrap();
+    match stub.wait_outcome(&failing, WAIT).unwrap() {
+        Outcome::Error(e) => assert_eq!(e.error_type.as_deref(), Some("Runtime.Boom")),
+        other => panic!("{other:?}"),
+    }
+    ureq::post(&format!("{base}/init/error")).set("Lambda-Runtime-Function-Error-Type", "Runtime.InitError").send_string("{}").unwrap();
+    assert_eq!(stub.wait_init_error(WAIT).unwrap().error_type.as_deref(), Some("Runtime.InitError"));
+    assert_eq!(stub.polls(), 2);
+    assert_eq!(stub.invocations().len(), 2);
+    assert!(stub.unexpected_calls().is_empty());
+}
