@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, PutRequest, ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+    AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 
@@ -48,8 +48,7 @@ impl DynamoStore {
         let mut put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(encode_signup(record)))
-            .condition_expression(condition)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .condition_expression(condition);
         if let Some(v) = values {
             put = put.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
         }
@@ -70,6 +69,15 @@ fn condition_for(expect: Expect) -> (&'static str, Option<AttributeValue>) {
     match expect {
         Expect::Absent => ("attribute_not_exists(PK)", None),
         Expect::Version(v) => ("#v = :v", Some(AttributeValue::N(v.to_string()))),
+    }
+}
+
+/// `Ok` when a put lost its condition (a domain outcome); any other failure is the store's.
+fn lost_condition(e: SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), StoreError> {
+    let store_error = unavailable(&e);
+    match e.into_service_error() {
+        PutItemError::ConditionalCheckFailedException(_) => Ok(()),
+        _ => Err(store_error),
     }
 }
 
@@ -282,24 +290,15 @@ impl SignupStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode_signup(record)))
-            .condition_expression(condition)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .condition_expression(condition);
         if let Some(v) = version {
             request = request.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
         }
-        let result = request
-            .send()
-            .await;
-        match result {
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
-                let store_error = unavailable(&e);
-                match e.into_service_error() {
-                    PutItemError::ConditionalCheckFailedException(_) => {
-                        Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
-                    }
-                    _ => Err(WriteError::Store(store_error)),
-                }
+                lost_condition(e)?;
+                Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
             }
         }
     }
@@ -376,13 +375,7 @@ impl SignupStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) => {
-                let store_error = unavailable(&e);
-                match e.into_service_error() {
-                    PutItemError::ConditionalCheckFailedException(_) => Ok(false),
-                    _ => Err(store_error),
-                }
-            }
+            Err(e) => lost_condition(e).map(|()| false),
         }
     }
 }
