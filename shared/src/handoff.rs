@@ -170,6 +170,16 @@ mod tests {
         assert_eq!(HandoffVerifier::hs256(SECRET).verify(&token, now()), Err(HandoffError::Invalid));
     }
 
+    proptest::proptest! {
+        /// Any text, any dotted shape, any length: refused or verified, never a panic.
+        #[test]
+        fn verify_never_panics(token in "\\PC{0,300}", dotted in "[A-Za-z0-9_=-]{0,60}\\.[A-Za-z0-9_=-]{0,200}\\.[A-Za-z0-9_=-]{0,60}") {
+            let verifier = HandoffVerifier::hs256(SECRET);
+            let _ = verifier.verify(&token, now());
+            proptest::prop_assert!(verifier.verify(&dotted, now()).is_err());
+        }
+    }
+
     #[test]
     fn not_yet_valid_is_refused() {
         let claims = HandoffClaims { sub: "M1".into(), iat: now(), exp: now() + 300, jti: "abcdefgh12345678".into(), nbf: Some(now() + 200) };

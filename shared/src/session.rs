@@ -123,6 +123,18 @@ mod tests {
         assert!(codec().read(&headers(&String::from_utf8(tampered).unwrap()), 1001).is_none(), "tampered");
     }
 
+    proptest::proptest! {
+        /// Any Cookie header: no session unless it is ours, and never a panic.
+        #[test]
+        fn reading_any_cookie_header_never_panics(value in "[ -~]{0,400}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&format!("kenpo_session={value}")) {
+                h.insert("cookie", v);
+                proptest::prop_assert!(codec().read(&h, 1000).is_none());
+            }
+        }
+    }
+
     #[test]
     fn each_hand_off_gets_a_new_session_id() {
         let (a, _) = codec().issue(MemberId::parse("M1").unwrap(), 1000);
