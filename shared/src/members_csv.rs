@@ -96,6 +96,16 @@ mod tests {
         assert!(errors.iter().all(|e| !e.to_string().contains("19810230")));
     }
 
+    proptest::proptest! {
+        /// Any bytes (broken UTF-8, half a Shift_JIS character, stray quotes): a result, never a panic.
+        #[test]
+        fn any_file_parses_or_is_refused(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let mut bytes = b"member_id,insurer_number,birth_date\n".to_vec();
+            bytes.extend(body);
+            let _ = parse(&bytes, today());
+        }
+    }
+
     #[test]
     fn missing_header_column_is_refused() {
         assert!(parse(b"id,insurer_number,birth_date\n1,06133946,19810403\n", today()).is_err());
