@@ -74,36 +74,7 @@ pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, S
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// The recorded API Gateway HTTP API (payload 2.0) request, re-aimed at `method path`.
-pub fn http_event(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    cookies: &[String],
-    body: Option<&str>,
-) -> Value {
-    let mut e: Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/apigw-v2-http-request.json"
-    ))
-    .unwrap();
-    e["routeKey"] = json!(format!("{method} {path}"));
-    e["rawPath"] = json!(path);
-    e["requestContext"]["routeKey"] = e["routeKey"].clone();
-    e["requestContext"]["http"]["method"] = json!(method);
-    e["requestContext"]["http"]["path"] = json!(path);
-    e["requestContext"]["requestId"] = json!(format!("{:016x}=", rand::random::<u64>()));
-    for (k, v) in headers {
-        e["headers"][*k] = json!(v);
-    }
-    if let Some(b) = body {
-        e["headers"]["content-length"] = json!(b.len().to_string());
-        e["body"] = json!(b);
-    }
-    if !cookies.is_empty() {
-        e["cookies"] = json!(cookies);
-    }
-    e
-}
+pub use kenpo_tests::runtime_stub::http_event;
 
 pub fn api_event(method: &str, path: &str, cookies: &[String], body: Option<&str>) -> Value {
     let mut headers = vec![("origin", ORIGIN)];

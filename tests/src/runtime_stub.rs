@@ -443,3 +443,25 @@ fn finish(shared: &Shared, request_id: &str, outcome: Outcome) -> StubResponse {
     shared.changed.notify_all();
     reply(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"}))
 }
+
+/// The recorded API Gateway HTTP API (payload 2.0) request, re-aimed at `method path`.
+pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], cookies: &[String], body: Option<&str>) -> serde_json::Value {
+    let mut e: serde_json::Value = serde_json::from_str(include_str!("../fixtures/apigw-v2-http-request.json")).expect("the recorded fixture is JSON");
+    e["routeKey"] = serde_json::json!(format!("{method} {path}"));
+    e["rawPath"] = serde_json::json!(path);
+    e["requestContext"]["routeKey"] = e["routeKey"].clone();
+    e["requestContext"]["http"]["method"] = serde_json::json!(method);
+    e["requestContext"]["http"]["path"] = serde_json::json!(path);
+    e["requestContext"]["requestId"] = serde_json::json!(format!("{:016x}=", rand::random::<u64>()));
+    for (k, v) in headers {
+        e["headers"][*k] = serde_json::json!(v);
+    }
+    if let Some(b) = body {
+        e["headers"]["content-length"] = serde_json::json!(b.len().to_string());
+        e["body"] = serde_json::json!(b);
+    }
+    if !cookies.is_empty() {
+        e["cookies"] = serde_json::json!(cookies);
+    }
+    e
+}

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use kenpo_shared::store::SignupStore;
 use kenpo_shared::store::dynamodb::DynamoStore;
+use kenpo_tests::runtime_stub::http_event;
 use kenpo_tests::runtime_stub::{Outcome, RuntimeStub};
 use kenpo_tests::*;
 use serde_json::{Value, json};
@@ -280,27 +281,6 @@ impl Drop for Running {
 // Recorded events
 // ---------------------------------------------------------------------------------------------
 
-/// The recorded API Gateway HTTP API (payload 2.0) request, re-aimed at `method path`.
-fn http_event(method: &str, path: &str, headers: &[(&str, &str)], cookies: &[String], body: Option<&str>) -> Value {
-    let mut e: Value = serde_json::from_str(include_str!("../fixtures/apigw-v2-http-request.json")).unwrap();
-    e["routeKey"] = json!(format!("{method} {path}"));
-    e["rawPath"] = json!(path);
-    e["requestContext"]["routeKey"] = e["routeKey"].clone();
-    e["requestContext"]["http"]["method"] = json!(method);
-    e["requestContext"]["http"]["path"] = json!(path);
-    e["requestContext"]["requestId"] = json!(format!("{:016x}=", rand::random::<u64>()));
-    for (k, v) in headers {
-        e["headers"][*k] = json!(v);
-    }
-    if let Some(b) = body {
-        e["headers"]["content-length"] = json!(b.len().to_string());
-        e["body"] = json!(b);
-    }
-    if !cookies.is_empty() {
-        e["cookies"] = json!(cookies);
-    }
-    e
-}
 
 fn api_event(method: &str, path: &str, cookies: &[String], body: Option<&str>) -> Value {
     let mut headers = vec![("origin", ORIGIN_PARAM)];
