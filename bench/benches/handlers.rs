@@ -119,13 +119,19 @@ fn portal_entry_sso(b: Bencher) {
             .body(Body::Text(format!("token={token}")))
             .unwrap()
     })
-    .bench_local_values(|req| run(req, |app, req| Box::pin(portal_entry::handle(app, req))));
+    .bench_local_values(|req| {
+        let c = ctx();
+        c.rt.block_on(portal_entry::handle(&c.t.app, &c.t.dev.handoff, req)).status().as_u16()
+    });
 }
 
 #[divan::bench]
 fn web_pages_identity_screen(b: Bencher) {
     b.with_inputs(|| request("GET", "/signup/identity", None, None))
-        .bench_local_values(|req| run(req, |app, req| Box::pin(web_pages::handle(app, req))));
+        .bench_local_values(|req| {
+            let c = ctx();
+            c.rt.block_on(web_pages::handle(&c.t.app.settings, req)).status().as_u16()
+        });
 }
 
 #[divan::bench]
@@ -210,7 +216,7 @@ fn send_welcome_email_change(b: Bencher) {
     })
     .bench_local_values(|change| {
         let c = ctx();
-        c.rt.block_on(send_welcome_email::handle_change(&c.t.app, &change))
+        c.rt.block_on(send_welcome_email::handle_change(&c.t.app, c.t.mailer.as_ref(), &change))
             .is_ok()
     });
 }

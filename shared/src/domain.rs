@@ -228,6 +228,16 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
     }
+
+    /// Whether `reported` (as SES writes a recipient: maybe quoted, in angle brackets, with the
+    /// domain in any case) is this address: `"taro..yamada"@Docomo.ne.jp` is
+    /// `taro..yamada@docomo.ne.jp` (RFC 5321: the domain is case-insensitive, the local part is not).
+    pub fn same_as_reported(&self, reported: &str) -> bool {
+        let a = reported.trim().trim_start_matches('<').trim_end_matches('>');
+        let (local, domain) = a.rsplit_once('@').unwrap_or((a, ""));
+        let (own_local, own_domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        local.trim_matches('"') == own_local && domain.eq_ignore_ascii_case(own_domain)
+    }
 }
 
 /// The society's member id, as the portal sends it in the hand-off token's `sub`.

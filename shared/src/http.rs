@@ -6,8 +6,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::App;
-use crate::error::ApiError;
+use crate::contract::ApiError;
 use crate::session::Session;
+
+impl ApiError {
+    /// The JSON error response (`Retry-After` when set).
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = json_response(self.status(), &self.body());
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
 
 /// Headers every response carries.
 fn secure_headers(builder: lambda_http::http::response::Builder) -> lambda_http::http::response::Builder {

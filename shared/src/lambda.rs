@@ -1,11 +1,14 @@
-//! Wiring shared by every Lambda's `main.rs`: JSON logs, the app built once, the runtime loop.
+//! Building blocks of every Lambda's `main.rs`: JSON logs, the settings, the clients a function
+//! uses (each behind the cargo feature that links its SDK), and the runtime loop. A `main.rs`
+//! calls only what its function needs, so web-pages links no AWS SDK and only the welcome mail
+//! links SES v2.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
-use crate::app::App;
+use crate::config::{ConfigError, Settings};
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default info). Never logs bodies.
 pub fn init_tracing() {
@@ -18,38 +21,49 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// What a function needs beyond the common settings; missing, it fails at init, not at the first member.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Needs {
-    /// `SSO_JWT_SECRET` or `SSO_JWT_PUBLIC_KEY` (the hand-off function).
-    pub handoff_key: bool,
+/// An init failure, logged once with its stable code; the runtime reports it to
+/// `/runtime/init/error` and Lambda does not start the function.
+pub fn init_failed(e: ConfigError) -> Error {
+    tracing::error!(code = e.code(), error = %e, "init failed");
+    e.into()
 }
 
-/// Build the app from the environment once, then serve API Gateway events with `handler`.
-pub async fn run_http<F, Fut>(needs: Needs, handler: F) -> Result<(), Error>
+/// The settings from the environment (a missing or invalid one fails init).
+pub fn settings() -> Result<Settings, Error> {
+    Settings::from_env().map_err(init_failed)
+}
+
+/// The API handlers' state on DynamoDB: settings, the table's store, the system clock.
+#[cfg(feature = "dynamodb")]
+pub async fn dynamo_app(settings: Settings, config: &aws_config::SdkConfig) -> Result<crate::app::App, Error> {
+    let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(config), settings.table_name.clone());
+    crate::app::App::new(settings, Arc::new(store), Arc::new(crate::clock::SystemClock)).map_err(init_failed)
+}
+
+/// The standard AWS configuration chain (`AWS_ENDPOINT_URL` for a local emulator).
+#[cfg(any(feature = "dynamodb", feature = "ses"))]
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The SES v2 mailer (`SES_CONFIGURATION_SET` optional).
+#[cfg(feature = "ses")]
+pub fn ses_mailer(config: &aws_config::SdkConfig) -> crate::mailer::ses::SesMailer {
+    let configuration_set = std::env::var("SES_CONFIGURATION_SET").ok().filter(|v| !v.is_empty());
+    crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(config), configuration_set)
+}
+
+/// Serve API Gateway (HTTP API) events with `handler` and the state built once.
+pub async fn serve_http<S, F, Fut>(state: S, handler: F) -> Result<(), Error>
 where
-    F: Fn(Arc<App>, Request) -> Fut,
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Request) -> Fut,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    init_tracing();
-    let app = Arc::new(init(needs).await?);
+    let state = Arc::new(state);
     lambda_http::run(service_fn(|req: Request| {
-        let app = app.clone();
-        let response = handler(app, req);
+        let response = handler(state.clone(), req);
         async move { Ok::<_, Error>(response.await) }
     }))
     .await
-}
-
-/// The app from the environment, checked against what this function needs.
-pub async fn init(needs: Needs) -> Result<App, crate::config::ConfigError> {
-    let app = App::from_env().await;
-    let app = app.and_then(|app| {
-        if needs.handoff_key && !app.settings.handoff_configured() {
-            Err(crate::config::ConfigError { name: "SSO_JWT_SECRET", reason: "is required by the hand-off function (or SSO_JWT_PUBLIC_KEY)".into() })
-        } else {
-            Ok(app)
-        }
-    });
-    app.inspect_err(|e| tracing::error!(code = e.code(), error = %e, "init failed"))
 }

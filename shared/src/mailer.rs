@@ -1,6 +1,7 @@
 //! The `Mailer` port: SES v2 in production, a folder of `.eml` files locally.
 
 pub mod outbox;
+#[cfg(feature = "ses")]
 pub mod ses;
 
 use async_trait::async_trait;

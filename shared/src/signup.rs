@@ -1,72 +1,364 @@
-//! The signup state machine: the member's current step, and the retry loop around one
-//! conditional write per transition.
+//! The signup state machine, pure: the record, every legal transition, the lockout and the
+//! onboarding cutoff, in this one file. No store, no HTTP, no clock: `decide` takes the record as
+//! read, a command, the time (UTC) and the society's policy, and says what to write (if anything)
+//! and what the outcome is. The one retry loop that reads, writes conditionally and decides again
+//! on a lost race is `crate::transition::apply`; handlers map `SignupError` to HTTP in
+//! `crate::contract`.
+//!
+//! Steps (DESIGN.md, "The member's journey"): `Identity -> Consent -> Preferences -> Confirm ->
+//! Completed`. A completion before the onboarding cutoff (Japan time, DESIGN.md) counts as not done.
 
-use serde_json::Value;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::app::App;
 use crate::clock::start_of_japan_day;
-use crate::config::Settings;
-use crate::domain::{MemberId, Step};
-use crate::error::ApiError;
-use crate::store::{ConsentRecord, Expect, SignupRecord, WriteError};
+use crate::domain::{EmailAddress, MemberId, Preferences, Step, TermsVersion};
 
-/// How often a transition re-reads and re-decides after losing a race before answering 503.
-const MAX_TRIES: usize = 5;
+/// The signup state machine's record (`MEMBER#<id>` / `SIGNUP`). Times are UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignupRecord {
+    pub member_id: MemberId,
+    /// The step as stored (see `current_step` for the step that counts).
+    pub state: Step,
+    /// Bumped by every write; the conditional write expects the version that was read.
+    pub version: u64,
+    pub failed_attempts: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub email: Option<EmailAddress>,
+    /// `None` until the member has saved preferences once.
+    pub notify_medical_expenses: Option<bool>,
+    pub terms_version: Option<TermsVersion>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The completion (its `completed_at`) the welcome mail was claimed for.
+    pub welcome_mail_for: Option<DateTime<Utc>>,
+    /// When the welcome mail was claimed (a claim without `welcome_sent_at` is in flight, or its
+    /// sender died; after the lease nobody knows whether the mail left).
+    pub welcome_claimed_at: Option<DateTime<Utc>>,
+    pub welcome_sent_at: Option<DateTime<Utc>>,
+    /// Mail to `email` bounced, was complained about, or was refused: not mailed again until the member changes it.
+    pub email_problem: Option<EmailProblem>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SignupRecord {
+    /// A member who has not started yet (version 0: never stored).
+    pub fn new(member_id: MemberId, now: DateTime<Utc>) -> Self {
+        Self {
+            member_id,
+            state: Step::Identity,
+            version: 0,
+            failed_attempts: 0,
+            locked_until: None,
+            email: None,
+            notify_medical_expenses: None,
+            terms_version: None,
+            completed_at: None,
+            welcome_mail_for: None,
+            welcome_claimed_at: None,
+            welcome_sent_at: None,
+            email_problem: None,
+            updated_at: now,
+        }
+    }
+
+    /// The saved choice (`None` before the member saved any).
+    pub fn preferences(&self) -> Option<Preferences> {
+        self.notify_medical_expenses.and_then(|notify| Preferences::new(self.email.clone(), notify).ok())
+    }
+}
+
+/// Why mail to the member's address stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProblem {
+    Bounced,
+    Complained,
+    Rejected,
+}
+
+impl EmailProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailProblem::Bounced => "bounced",
+            EmailProblem::Complained => "complained",
+            EmailProblem::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [EmailProblem::Bounced, EmailProblem::Complained, EmailProblem::Rejected].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One agreement to the terms (`MEMBER#<id>` / `CONSENT#<timestamp>`), append-only, written in the
+/// same transaction as the step it moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub member_id: MemberId,
+    pub terms_version: TermsVersion,
+    pub agreed_at: DateTime<Utc>,
+    pub source_ip: Option<String>,
+}
+
+/// What the society sets (the settings `TERMS_VERSION`, `ONBOARDING_CUTOFF`, `LOCKOUT_ATTEMPTS`,
+/// `LOCKOUT_SECONDS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub terms_version: TermsVersion,
+    /// Members whose last completion is before this day (Japan time) onboard again once.
+    pub onboarding_cutoff: NaiveDate,
+    /// Failed identity checks before the lockout (DESIGN.md: 5).
+    pub lockout_attempts: u32,
+    /// Length of the lockout in seconds (DESIGN.md: 30 minutes).
+    pub lockout_seconds: u64,
+}
+
+/// How long a welcome-mail claim protects a send in progress, in seconds (well above the
+/// function's 10 s timeout).
+pub const CLAIM_LEASE_SECONDS: i64 = 120;
+
+/// What happened to a claimed welcome mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// SES accepted it.
+    Sent,
+    /// The provider refused the address for good: mark it, never mail it again.
+    Rejected,
+    /// The send surely failed: give the claim back so a retry sends.
+    Released,
+}
+
+/// Everything that changes a signup record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// 本人確認: `matches` is whether 保険者番号 and 生年月日 matched the society's record.
+    VerifyIdentity { matches: bool },
+    /// 同意する: what the member sent (`agreed`, the terms version their screen showed).
+    Consent { agreed: bool, terms_version: String, source_ip: Option<String> },
+    /// メールアドレス and 医療費通知 (also from 入力確認 via 戻る, and from the top page after completion).
+    SavePreferences(Preferences),
+    /// 実行.
+    Confirm,
+    /// Claim the welcome mail of the current completion before sending it.
+    ClaimWelcome,
+    /// Record what became of the welcome mail claimed for the completion at `completed_at`.
+    SettleWelcome { completed_at: DateTime<Utc>, settlement: Settlement },
+    /// SES reported a bounce, complaint or reject for one of `recipients` (as SES wrote them).
+    MarkEmailProblem { problem: EmailProblem, recipients: Vec<String> },
+}
+
+impl Command {
+    /// A refusal that does not depend on the record (decided before any read).
+    pub fn refuse_early(&self, policy: &Policy) -> Option<SignupError> {
+        match self {
+            Command::Consent { agreed: false, .. } => Some(SignupError::ConsentRequired),
+            Command::Consent { terms_version, .. } if terms_version != policy.terms_version.as_str() => {
+                Some(SignupError::TermsOutdated { current: policy.terms_version.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A refusal the member sees (mapped to HTTP once, in `crate::contract`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignupError {
+    /// The command does not belong to the member's current step.
+    WrongStep(Step),
+    /// The identity check is locked for `retry_after_seconds` more seconds (at least 1).
+    Locked { retry_after_seconds: u64 },
+    /// 保険者番号 or 生年月日 did not match; `remaining_attempts` before a lockout of `lockout_minutes`.
+    IdentityMismatch { remaining_attempts: u32, lockout_minutes: u64 },
+    /// `agreed` was false.
+    ConsentRequired,
+    /// The member's screen showed older terms than `current`.
+    TermsOutdated { current: TermsVersion },
+}
+
+/// The outcome of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The member is on this step now (written, or already there: a repeat answers the same).
+    Step(Step),
+    /// Refused (the record may still have been written: a failed identity check is counted).
+    Refused(SignupError),
+    /// A background command with nothing to do; the reason is a stable log code.
+    Skipped(&'static str),
+    /// Another delivery claimed this welcome mail moments ago and has not settled it: retry later.
+    MailInFlight,
+    /// A claim older than the lease was never settled: nobody knows whether the mail left.
+    MailUnconfirmed,
+}
+
+/// What `decide` wants written: the next record (version and `updated_at` are set by the writer)
+/// and, for a consent, the agreement appended in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub record: SignupRecord,
+    pub consent: Option<ConsentRecord>,
+}
+
+/// A decision: at most one write, and the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub write: Option<Write>,
+    pub outcome: Outcome,
+}
+
+impl Transition {
+    fn stay(outcome: Outcome) -> Self {
+        Self { write: None, outcome }
+    }
+
+    fn write(record: SignupRecord, outcome: Outcome) -> Self {
+        Self { write: Some(Write { record, consent: None }), outcome }
+    }
+}
 
 /// The step a record is on. A completion before the onboarding cutoff counts as not done.
-pub fn current_step(record: &SignupRecord, settings: &Settings) -> Step {
+pub fn current_step(record: &SignupRecord, policy: &Policy) -> Step {
     match (record.state, record.completed_at) {
-        (Step::Completed, Some(at)) if at >= start_of_japan_day(settings.onboarding_cutoff) => Step::Completed,
+        (Step::Completed, Some(at)) if at >= start_of_japan_day(policy.onboarding_cutoff) => Step::Completed,
         (Step::Completed, _) => Step::Identity,
         (step, _) => step,
     }
 }
 
-/// The record as the state machine sees it: `state` is the current step.
-pub fn view(mut record: SignupRecord, settings: &Settings) -> SignupRecord {
-    record.state = current_step(&record, settings);
-    record
-}
-
-/// The member's record (a fresh, unstored one if they have none yet).
-pub async fn load(app: &App, member: &MemberId) -> Result<SignupRecord, ApiError> {
-    let stored = app.store.get_signup(member).await?;
-    Ok(view(stored.unwrap_or_else(|| SignupRecord::new(member.clone(), app.clock.now())), &app.settings))
-}
-
-/// What a step decides, given the record as it is now.
-pub enum Decision {
-    /// Answer without writing.
-    Reply(Result<Value, ApiError>),
-    /// Write `record` (from `current.next(now)`), with a consent if given, then answer `reply`.
-    Write { record: SignupRecord, consent: Option<ConsentRecord>, reply: Result<Value, ApiError> },
-}
-
-/// Read, decide, write conditionally; on a lost race decide again on the record that won.
-pub async fn transition(app: &App, member: &MemberId, mut decide: impl FnMut(&SignupRecord) -> Decision) -> Result<Value, ApiError> {
-    let mut known: Option<SignupRecord> = None;
-    for _ in 0..MAX_TRIES {
-        let current = match known.take() {
-            Some(r) => view(r, &app.settings),
-            None => load(app, member).await?,
-        };
-        let (record, consent, reply) = match decide(&current) {
-            Decision::Reply(reply) => return reply,
-            Decision::Write { record, consent, reply } => (record, consent, reply),
-        };
-        let expect = Expect::for_write_of(&record);
-        let written = match &consent {
-            Some(c) => app.store.put_signup_with_consent(&record, expect, c).await,
-            None => app.store.put_signup(&record, expect).await,
-        };
-        match written {
-            Ok(()) => return reply,
-            Err(WriteError::Conflict(now_stored)) => known = now_stored.map(|b| *b),
-            Err(WriteError::Store(e)) => return Err(e.into()),
+/// The transition `command` makes from `record` (as read; `SignupRecord::new` if none is stored)
+/// at `now`.
+pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, policy: &Policy) -> Transition {
+    if let Some(refusal) = command.refuse_early(policy) {
+        return Transition::stay(Outcome::Refused(refusal));
+    }
+    let step = current_step(record, policy);
+    // The next record starts from the step that counts (a stale completion restarts at Identity).
+    let mut next = SignupRecord { state: step, ..record.clone() };
+    let wrong = || Transition::stay(Outcome::Refused(SignupError::WrongStep(step)));
+    match command {
+        Command::VerifyIdentity { matches } => verify_identity(next, step, *matches, now, policy),
+        Command::Consent { source_ip, .. } => match step {
+            Step::Consent => {
+                next.state = Step::Preferences;
+                next.terms_version = Some(policy.terms_version.clone());
+                let consent = ConsentRecord { member_id: record.member_id.clone(), terms_version: policy.terms_version.clone(), agreed_at: now, source_ip: source_ip.clone() };
+                Transition { write: Some(Write { record: next, consent: Some(consent) }), outcome: Outcome::Step(Step::Preferences) }
+            }
+            // A double click: the first request already moved on.
+            Step::Preferences => Transition::stay(Outcome::Step(Step::Preferences)),
+            _ => wrong(),
+        },
+        Command::SavePreferences(preferences) => {
+            next.state = match step {
+                Step::Preferences | Step::Confirm => Step::Confirm,
+                Step::Completed => Step::Completed,
+                _ => return wrong(),
+            };
+            next.email = preferences.email().cloned();
+            // The member has looked at the address again: mail may resume.
+            next.email_problem = None;
+            next.notify_medical_expenses = Some(preferences.notify_medical_expenses());
+            let outcome = Outcome::Step(next.state);
+            Transition::write(next, outcome)
+        }
+        Command::Confirm => match step {
+            Step::Confirm => {
+                next.state = Step::Completed;
+                next.completed_at = Some(now);
+                Transition::write(next, Outcome::Step(Step::Completed))
+            }
+            // Again after completion: the same answer, no second completion (no second mail).
+            Step::Completed => Transition::stay(Outcome::Step(Step::Completed)),
+            _ => wrong(),
+        },
+        Command::ClaimWelcome => claim_welcome(record, now),
+        Command::SettleWelcome { completed_at, settlement } => {
+            if record.welcome_mail_for != Some(*completed_at) {
+                return Transition::stay(Outcome::Skipped("claim_gone"));
+            }
+            let mut next = record.clone();
+            match settlement {
+                Settlement::Sent => next.welcome_sent_at = Some(now),
+                Settlement::Rejected => next.email_problem = Some(EmailProblem::Rejected),
+                Settlement::Released => {
+                    next.welcome_mail_for = None;
+                    next.welcome_claimed_at = None;
+                }
+            }
+            Transition::write(next, Outcome::Step(record.state))
+        }
+        Command::MarkEmailProblem { problem, recipients } => {
+            let Some(email) = record.email.as_ref() else { return Transition::stay(Outcome::Skipped("no_address")) };
+            // The member may have changed the address since this mail: only the address it went to is marked.
+            if !recipients.iter().any(|r| email.same_as_reported(r)) {
+                return Transition::stay(Outcome::Skipped("address_changed"));
+            }
+            if record.email_problem == Some(*problem) {
+                return Transition::stay(Outcome::Step(record.state));
+            }
+            let mut next = record.clone();
+            next.email_problem = Some(*problem);
+            Transition::write(next, Outcome::Step(record.state))
         }
     }
-    tracing::warn!(code = "transition_contended", "gave up after repeated lost races");
-    Err(ApiError::temporarily_unavailable())
+}
+
+/// 本人確認 with the lockout: `lockout_attempts` failures lock the check for `lockout_seconds`;
+/// the count starts again after a lock ends or on a match.
+fn verify_identity(mut next: SignupRecord, step: Step, matches: bool, now: DateTime<Utc>, policy: &Policy) -> Transition {
+    match step {
+        Step::Identity => {}
+        // A double click: the first request already moved on.
+        Step::Consent if matches => return Transition::stay(Outcome::Step(Step::Consent)),
+        other => return Transition::stay(Outcome::Refused(SignupError::WrongStep(other))),
+    }
+    if let Some(until) = next.locked_until.filter(|until| *until > now) {
+        let seconds = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
+        return Transition::stay(Outcome::Refused(SignupError::Locked { retry_after_seconds: seconds }));
+    }
+    if next.locked_until.take().is_some() {
+        // The lock is over: a fresh count.
+        next.failed_attempts = 0;
+    }
+    if matches {
+        next.state = Step::Consent;
+        next.failed_attempts = 0;
+        return Transition::write(next, Outcome::Step(Step::Consent));
+    }
+    next.failed_attempts += 1;
+    let refusal = if next.failed_attempts >= policy.lockout_attempts {
+        let seconds = i64::try_from(policy.lockout_seconds).unwrap_or(i64::MAX / 4);
+        next.locked_until = Some(now + Duration::seconds(seconds));
+        SignupError::Locked { retry_after_seconds: policy.lockout_seconds.max(1) }
+    } else {
+        SignupError::IdentityMismatch {
+            remaining_attempts: policy.lockout_attempts - next.failed_attempts,
+            lockout_minutes: policy.lockout_seconds.div_ceil(60),
+        }
+    };
+    Transition::write(next, Outcome::Refused(refusal))
+}
+
+/// The welcome mail of the current completion: claimed once (exactly once, or reported).
+fn claim_welcome(record: &SignupRecord, now: DateTime<Utc>) -> Transition {
+    let Some(completed_at) = record.completed_at.filter(|_| record.state == Step::Completed) else {
+        return Transition::stay(Outcome::Skipped("not_completed"));
+    };
+    if record.email.is_none() {
+        return Transition::stay(Outcome::Skipped("no_address"));
+    }
+    if record.email_problem.is_some() {
+        return Transition::stay(Outcome::Skipped("address_problem"));
+    }
+    if record.welcome_mail_for == Some(completed_at) {
+        if record.welcome_sent_at.is_some() {
+            return Transition::stay(Outcome::Skipped("already_sent"));
+        }
+        let fresh = record.welcome_claimed_at.is_some_and(|at| now - at < Duration::seconds(CLAIM_LEASE_SECONDS));
+        return Transition::stay(if fresh { Outcome::MailInFlight } else { Outcome::MailUnconfirmed });
+    }
+    let mut next = record.clone();
+    next.welcome_mail_for = Some(completed_at);
+    next.welcome_claimed_at = Some(now);
+    next.welcome_sent_at = None;
+    Transition::write(next, Outcome::Step(Step::Completed))
 }
 
 #[cfg(test)]
@@ -74,14 +366,174 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    fn policy() -> Policy {
+        Policy {
+            terms_version: TermsVersion::parse("2026-11-01").unwrap(),
+            onboarding_cutoff: NaiveDate::from_ymd_opt(2022, 8, 1).unwrap(),
+            lockout_attempts: 3,
+            lockout_seconds: 1800,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap()
+    }
+
+    fn on(step: Step) -> SignupRecord {
+        let mut r = SignupRecord::new(MemberId::parse("M1").unwrap(), now());
+        r.state = step;
+        r.version = 4;
+        if step == Step::Completed {
+            r.completed_at = Some(now() - Duration::days(1));
+        }
+        r
+    }
+
+    fn run(record: &SignupRecord, command: Command) -> Transition {
+        decide(record, &command, now(), &policy())
+    }
+
+    fn written(t: &Transition) -> &SignupRecord {
+        &t.write.as_ref().expect("a write").record
+    }
+
+    fn consent(agreed: bool, version: &str) -> Command {
+        Command::Consent { agreed, terms_version: version.into(), source_ip: Some("192.0.2.1".into()) }
+    }
+
+    fn prefs(email: Option<&str>, notify: bool) -> Command {
+        let email = email.map(|e| EmailAddress::parse_optional(e).unwrap().unwrap());
+        Command::SavePreferences(Preferences::new(email, notify).unwrap())
+    }
+
     #[test]
     fn completion_before_the_cutoff_means_onboarding_again() {
-        let settings = Settings::development(); // cutoff 2022-08-01 (Japan time)
-        let mut r = SignupRecord::new(MemberId::parse("M1").unwrap(), chrono::Utc::now());
-        r.state = Step::Completed;
-        r.completed_at = Some(chrono::Utc.with_ymd_and_hms(2022, 7, 31, 14, 59, 59).unwrap()); // 23:59:59 JST
-        assert_eq!(current_step(&r, &settings), Step::Identity);
-        r.completed_at = Some(chrono::Utc.with_ymd_and_hms(2022, 7, 31, 15, 0, 0).unwrap()); // 00:00 JST
-        assert_eq!(current_step(&r, &settings), Step::Completed);
+        let mut r = on(Step::Completed);
+        r.completed_at = Some(Utc.with_ymd_and_hms(2022, 7, 31, 14, 59, 59).unwrap()); // 23:59:59 JST
+        assert_eq!(current_step(&r, &policy()), Step::Identity);
+        let t = run(&r, Command::VerifyIdentity { matches: true });
+        assert_eq!(t.outcome, Outcome::Step(Step::Consent));
+        r.completed_at = Some(Utc.with_ymd_and_hms(2022, 7, 31, 15, 0, 0).unwrap()); // 00:00 JST
+        assert_eq!(current_step(&r, &policy()), Step::Completed);
+        assert_eq!(run(&r, Command::VerifyIdentity { matches: true }).outcome, Outcome::Refused(SignupError::WrongStep(Step::Completed)));
+    }
+
+    #[test]
+    fn the_happy_path_walks_every_step_in_order() {
+        let mut r = on(Step::Identity);
+        for (command, expected) in [
+            (Command::VerifyIdentity { matches: true }, Step::Consent),
+            (consent(true, "2026-11-01"), Step::Preferences),
+            (prefs(Some("taro@example.jp"), true), Step::Confirm),
+            (Command::Confirm, Step::Completed),
+        ] {
+            let t = run(&r, command);
+            assert_eq!(t.outcome, Outcome::Step(expected));
+            r = written(&t).clone();
+            assert_eq!(r.state, expected);
+            // The writer sets the version; decide never touches it.
+            assert_eq!(r.version, 4);
+        }
+        assert_eq!(r.completed_at, Some(now()));
+        assert_eq!(r.terms_version.as_ref().map(TermsVersion::as_str), Some("2026-11-01"));
+    }
+
+    #[test]
+    fn repeats_answer_the_same_without_a_write_and_skipping_is_refused() {
+        assert_eq!(run(&on(Step::Consent), Command::VerifyIdentity { matches: true }), Transition::stay(Outcome::Step(Step::Consent)));
+        assert_eq!(run(&on(Step::Preferences), consent(true, "2026-11-01")), Transition::stay(Outcome::Step(Step::Preferences)));
+        assert_eq!(run(&on(Step::Completed), Command::Confirm), Transition::stay(Outcome::Step(Step::Completed)));
+        for (step, command) in [
+            (Step::Identity, consent(true, "2026-11-01")),
+            (Step::Identity, prefs(None, false)),
+            (Step::Consent, prefs(None, false)),
+            (Step::Preferences, Command::Confirm),
+            (Step::Identity, Command::Confirm),
+            (Step::Completed, Command::VerifyIdentity { matches: true }),
+            (Step::Consent, Command::VerifyIdentity { matches: false }),
+        ] {
+            assert_eq!(run(&on(step), command.clone()), Transition::stay(Outcome::Refused(SignupError::WrongStep(step))), "{step:?} {command:?}");
+        }
+    }
+
+    #[test]
+    fn consent_is_refused_before_the_step_is_looked_at() {
+        assert_eq!(run(&on(Step::Identity), consent(false, "2026-11-01")).outcome, Outcome::Refused(SignupError::ConsentRequired));
+        let outdated = run(&on(Step::Consent), consent(true, "2026-10-01"));
+        assert_eq!(outdated.outcome, Outcome::Refused(SignupError::TermsOutdated { current: policy().terms_version }));
+        assert!(outdated.write.is_none());
+        let agreed = run(&on(Step::Consent), consent(true, "2026-11-01"));
+        let c = agreed.write.unwrap().consent.expect("the agreement is appended");
+        assert_eq!((c.agreed_at, c.source_ip.as_deref()), (now(), Some("192.0.2.1")));
+    }
+
+    #[test]
+    fn preferences_from_confirm_and_after_completion_keep_the_step_and_clear_a_problem() {
+        let mut r = on(Step::Completed);
+        r.email_problem = Some(EmailProblem::Bounced);
+        let t = run(&r, prefs(Some("hanako@example.jp"), false));
+        assert_eq!(t.outcome, Outcome::Step(Step::Completed));
+        assert_eq!(written(&t).email_problem, None);
+        assert_eq!(written(&t).notify_medical_expenses, Some(false));
+        assert_eq!(run(&on(Step::Confirm), prefs(None, false)).outcome, Outcome::Step(Step::Confirm));
+    }
+
+    #[test]
+    fn failures_count_then_lock_and_the_lock_ends() {
+        let mut r = on(Step::Identity);
+        let first = run(&r, Command::VerifyIdentity { matches: false });
+        assert_eq!(first.outcome, Outcome::Refused(SignupError::IdentityMismatch { remaining_attempts: 2, lockout_minutes: 30 }));
+        r = written(&first).clone();
+        r = written(&run(&r, Command::VerifyIdentity { matches: false })).clone();
+        let third = run(&r, Command::VerifyIdentity { matches: false });
+        assert_eq!(third.outcome, Outcome::Refused(SignupError::Locked { retry_after_seconds: 1800 }));
+        r = written(&third).clone();
+        assert_eq!(r.locked_until, Some(now() + Duration::seconds(1800)));
+        // Locked: even the right answer is refused, and nothing is written.
+        let later = decide(&r, &Command::VerifyIdentity { matches: true }, now() + Duration::seconds(1799) + Duration::milliseconds(500), &policy());
+        assert_eq!(later, Transition::stay(Outcome::Refused(SignupError::Locked { retry_after_seconds: 1 })));
+        // After the lock: a fresh count.
+        let after = decide(&r, &Command::VerifyIdentity { matches: false }, now() + Duration::seconds(1800), &policy());
+        assert_eq!(after.outcome, Outcome::Refused(SignupError::IdentityMismatch { remaining_attempts: 2, lockout_minutes: 30 }));
+        assert_eq!(written(&after).locked_until, None);
+        let ok = decide(&r, &Command::VerifyIdentity { matches: true }, now() + Duration::seconds(1800), &policy());
+        assert_eq!(ok.outcome, Outcome::Step(Step::Consent));
+        assert_eq!(written(&ok).failed_attempts, 0);
+    }
+
+    #[test]
+    fn the_welcome_mail_is_claimed_once_per_completion() {
+        let mut r = on(Step::Completed);
+        assert_eq!(run(&r, Command::ClaimWelcome).outcome, Outcome::Skipped("no_address"));
+        r.email = EmailAddress::parse_optional("taro@example.jp").unwrap();
+        let claim = run(&r, Command::ClaimWelcome);
+        assert_eq!(claim.outcome, Outcome::Step(Step::Completed));
+        let claimed = written(&claim).clone();
+        assert_eq!(claimed.welcome_mail_for, r.completed_at);
+        assert_eq!(run(&claimed, Command::ClaimWelcome).outcome, Outcome::MailInFlight);
+        let stale = decide(&claimed, &Command::ClaimWelcome, now() + Duration::seconds(CLAIM_LEASE_SECONDS), &policy());
+        assert_eq!(stale.outcome, Outcome::MailUnconfirmed);
+        let completed_at = r.completed_at.unwrap();
+        let sent = written(&run(&claimed, Command::SettleWelcome { completed_at, settlement: Settlement::Sent })).clone();
+        assert_eq!(run(&sent, Command::ClaimWelcome).outcome, Outcome::Skipped("already_sent"));
+        let released = written(&run(&claimed, Command::SettleWelcome { completed_at, settlement: Settlement::Released })).clone();
+        assert_eq!(run(&released, Command::ClaimWelcome).outcome, Outcome::Step(Step::Completed));
+        let rejected = written(&run(&claimed, Command::SettleWelcome { completed_at, settlement: Settlement::Rejected })).clone();
+        assert_eq!(run(&rejected, Command::ClaimWelcome).outcome, Outcome::Skipped("address_problem"));
+        // A new completion (after the cutoff moved) is a new mail; a settle for an old one changes nothing.
+        let old = Command::SettleWelcome { completed_at: completed_at - Duration::days(1), settlement: Settlement::Sent };
+        assert_eq!(run(&claimed, old), Transition::stay(Outcome::Skipped("claim_gone")));
+        assert_eq!(run(&on(Step::Confirm), Command::ClaimWelcome).outcome, Outcome::Skipped("not_completed"));
+    }
+
+    #[test]
+    fn only_the_address_the_mail_went_to_is_marked() {
+        let mut r = on(Step::Completed);
+        r.email = EmailAddress::parse_optional("taro..yamada@docomo.ne.jp").unwrap();
+        let mark = |recipients: &[&str]| Command::MarkEmailProblem { problem: EmailProblem::Bounced, recipients: recipients.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(run(&r, mark(&["hanako@example.jp"])), Transition::stay(Outcome::Skipped("address_changed")));
+        let t = run(&r, mark(&["\"taro..yamada\"@Docomo.ne.jp"]));
+        assert_eq!(written(&t).email_problem, Some(EmailProblem::Bounced));
+        assert!(run(written(&t), mark(&["taro..yamada@docomo.ne.jp"])).write.is_none(), "marked already");
     }
 }

@@ -5,13 +5,14 @@
 //! condition is a domain outcome (`WriteError::Conflict`) carrying the current record, so callers
 //! tell "already there" (answer 200 again) from "wrong state" (409).
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Preferences, Step, TermsVersion};
+use crate::domain::{BirthDate, InsurerNumber, MemberId};
 
 /// A member as loaded by the society (`MEMBER#<id>` / `PROFILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,91 +23,7 @@ pub struct MemberProfile {
     pub category: Option<String>,
 }
 
-/// The signup state machine's record (`MEMBER#<id>` / `SIGNUP`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignupRecord {
-    pub member_id: MemberId,
-    pub state: Step,
-    pub version: u64,
-    pub failed_attempts: u32,
-    pub locked_until: Option<DateTime<Utc>>,
-    pub email: Option<EmailAddress>,
-    /// `None` until the member has saved preferences once.
-    pub notify_medical_expenses: Option<bool>,
-    pub terms_version: Option<TermsVersion>,
-    pub completed_at: Option<DateTime<Utc>>,
-    /// The completion (its `completed_at`) the welcome mail was claimed for.
-    pub welcome_mail_for: Option<DateTime<Utc>>,
-    /// When the welcome mail was claimed (a claim without `welcome_sent_at` is in flight, or its
-    /// sender died; after the lease nobody knows whether the mail left).
-    pub welcome_claimed_at: Option<DateTime<Utc>>,
-    pub welcome_sent_at: Option<DateTime<Utc>>,
-    /// Mail to `email` bounced, was complained about, or was refused: not mailed again until the member changes it.
-    pub email_problem: Option<EmailProblem>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Why mail to the member's address stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailProblem {
-    Bounced,
-    Complained,
-    Rejected,
-}
-
-impl EmailProblem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailProblem::Bounced => "bounced",
-            EmailProblem::Complained => "complained",
-            EmailProblem::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [EmailProblem::Bounced, EmailProblem::Complained, EmailProblem::Rejected].into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-impl SignupRecord {
-    /// A member who has not started yet.
-    pub fn new(member_id: MemberId, now: DateTime<Utc>) -> Self {
-        Self {
-            member_id,
-            state: Step::Identity,
-            version: 0,
-            failed_attempts: 0,
-            locked_until: None,
-            email: None,
-            notify_medical_expenses: None,
-            terms_version: None,
-            completed_at: None,
-            welcome_mail_for: None,
-            welcome_claimed_at: None,
-            welcome_sent_at: None,
-            email_problem: None,
-            updated_at: now,
-        }
-    }
-
-    pub fn preferences(&self) -> Option<Preferences> {
-        self.notify_medical_expenses.and_then(|notify| Preferences::new(self.email.clone(), notify).ok())
-    }
-
-    /// The next version of this record, to be written with `Expect::Version(self.version)`.
-    pub fn next(&self, now: DateTime<Utc>) -> Self {
-        Self { version: self.version + 1, updated_at: now, ..self.clone() }
-    }
-}
-
-/// One agreement to the terms (`MEMBER#<id>` / `CONSENT#<timestamp>`), append-only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsentRecord {
-    pub member_id: MemberId,
-    pub terms_version: TermsVersion,
-    pub agreed_at: DateTime<Utc>,
-    pub source_ip: Option<String>,
-}
+pub use crate::signup::{ConsentRecord, EmailProblem, SignupRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -114,17 +31,6 @@ pub enum Expect {
     Absent,
     /// The stored record still has this version.
     Version(u64),
-}
-
-impl Expect {
-    /// What a write of `record` (already `next()`-ed, or new) expects to find.
-    pub fn for_write_of(record: &SignupRecord) -> Self {
-        match record.version {
-            // A record that was never stored has version 0; its first write is version 1.
-            0 | 1 => Expect::Absent,
-            v => Expect::Version(v - 1),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,12 +68,28 @@ pub struct SignupChange {
     pub new: SignupRecord,
 }
 
+impl SignupChange {
+    /// The one change the welcome mail follows: a transition INTO `Completed` (the old image
+    /// absent or not completed). The welcome mail's own claim and "sent" writes, and later
+    /// preference saves of a completed member, are not completions and never re-trigger it.
+    /// The template's stream `FilterCriteria` say the same (a test holds the two together).
+    pub fn is_completion(&self) -> bool {
+        use crate::domain::Step;
+        self.new.state == Step::Completed && self.old.as_ref().is_none_or(|old| old.state != Step::Completed)
+    }
+}
+
 #[async_trait]
 pub trait SignupStore: Send + Sync {
     async fn put_members(&self, members: &[MemberProfile]) -> Result<(), StoreError>;
     async fn get_member(&self, id: &MemberId) -> Result<Option<MemberProfile>, StoreError>;
 
     async fn get_signup(&self, id: &MemberId) -> Result<Option<SignupRecord>, StoreError>;
+    /// The member's profile and signup record together (DynamoDB: one Query of the member's
+    /// partition from `PROFILE` on, strongly consistent), for the steps that need both.
+    async fn get_member_and_signup(&self, id: &MemberId) -> Result<(Option<MemberProfile>, Option<SignupRecord>), StoreError> {
+        Ok((self.get_member(id).await?, self.get_signup(id).await?))
+    }
     /// Write `record` if the stored one matches `expect`.
     async fn put_signup(&self, record: &SignupRecord, expect: Expect) -> Result<(), WriteError>;
     /// Write `record` and append `consent`, both or neither.

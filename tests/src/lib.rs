@@ -47,6 +47,10 @@ impl Mailer for RecordingMailer {
 
 pub struct TestApp {
     pub app: Arc<App>,
+    /// What the dev server hosts (the app, the portal's verifier, the mailer).
+    pub dev: Arc<kenpo::Dev>,
+    /// The dev server's router (the template's routes), called in-process.
+    pub router: axum::Router,
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<RecordingMailer>,
     pub store: Arc<dyn SignupStore>,
@@ -75,8 +79,11 @@ pub fn member(id: &str, insurer: &str, birth: &str) -> MemberProfile {
 pub async fn app_on(store: Arc<dyn SignupStore>, settings: Settings) -> TestApp {
     let clock = Arc::new(ManualClock::new(start_time()));
     let mailer = Arc::new(RecordingMailer::default());
-    let app = App::new(settings, store.clone(), mailer.clone(), clock.clone()).unwrap();
-    TestApp { app: Arc::new(app), clock, mailer, store }
+    let handoff = settings.handoff_verifier().unwrap();
+    let app = Arc::new(App::new(settings, store.clone(), clock.clone()).unwrap());
+    let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), outbox: None });
+    let router = kenpo::router::router(dev.clone()).unwrap();
+    TestApp { app, dev, router, clock, mailer, store }
 }
 
 pub async fn embedded_app() -> TestApp {
@@ -117,7 +124,7 @@ impl TestApp {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::Text(format!("token={token}")))
             .unwrap();
-        let response = portal_entry::handle(&self.app, req).await;
+        let response = self.route(req).await;
         assert_eq!(response.status(), 303, "hand-off for {member_id}");
         let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
         set_cookie.split(';').next().unwrap().to_owned()
@@ -128,17 +135,9 @@ impl TestApp {
         self.route(req).await
     }
 
+    /// The request through the dev server's router (the template's routes), in-process.
     pub async fn route(&self, req: Request) -> Response<Body> {
-        let app = &self.app;
-        match (req.method().as_str(), req.uri().path()) {
-            ("GET", "/api/signup") => signup_status::handle(app, req).await,
-            ("POST", "/api/signup/identity") => verify_identity::handle(app, req).await,
-            ("POST", "/api/signup/consent") => record_consent::handle(app, req).await,
-            ("PUT", "/api/signup/preferences") => save_preferences::handle(app, req).await,
-            ("POST", "/api/signup/confirm") => confirm_signup::handle(app, req).await,
-            ("POST", "/sso" | "/logout") => portal_entry::handle(app, req).await,
-            other => panic!("no route for {other:?}"),
-        }
+        kenpo::router::call(&self.router, req).await
     }
 
     pub async fn step(&self, cookie: &str) -> String {

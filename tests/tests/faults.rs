@@ -109,18 +109,19 @@ async fn the_welcome_mail_survives_store_and_mail_faults_and_goes_once() {
     let record = r.t.store.get_signup(&id).await.unwrap().unwrap();
     assert_eq!(record.state, Step::Completed);
     let change = kenpo_shared::store::SignupChange { old: None, new: record };
-    // Store throttled on the read, then on the claim; then SES throttled; then all well.
-    r.faults.fail_next(Op::GetSignup, Fault::Throttle);
-    assert!(send_welcome_email::handle_change(&r.t.app, &change).await.is_err());
+    // The claim starts from the stream's image (no read): store throttled on the claim, then a
+    // server error on the claim; then SES throttled; then all well.
+    r.faults.fail_next(Op::PutSignup, Fault::Throttle);
+    assert!(send_welcome_email::handle_change(&r.t.app, r.t.mailer.as_ref(), &change).await.is_err());
     r.faults.fail_next(Op::PutSignup, Fault::ServerError);
-    assert!(send_welcome_email::handle_change(&r.t.app, &change).await.is_err());
+    assert!(send_welcome_email::handle_change(&r.t.app, r.t.mailer.as_ref(), &change).await.is_err());
     *r.t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("Throttling".into()));
-    assert!(send_welcome_email::handle_change(&r.t.app, &change).await.is_err());
+    assert!(send_welcome_email::handle_change(&r.t.app, r.t.mailer.as_ref(), &change).await.is_err());
     *r.t.mailer.fail_with.lock().unwrap() = None;
-    assert_eq!(send_welcome_email::handle_change(&r.t.app, &change).await.unwrap(), send_welcome_email::Outcome::Sent);
+    assert_eq!(send_welcome_email::handle_change(&r.t.app, r.t.mailer.as_ref(), &change).await.unwrap(), send_welcome_email::Outcome::Sent);
     // Delivered twice more (the stream's at-least-once): still one mail.
     for _ in 0..2 {
-        send_welcome_email::handle_change(&r.t.app, &change).await.unwrap();
+        send_welcome_email::handle_change(&r.t.app, r.t.mailer.as_ref(), &change).await.unwrap();
     }
     assert_eq!(r.t.mailer.count(), 1);
 }

@@ -35,7 +35,7 @@ fn sso_request(token: &str) -> lambda_http::Request {
 async fn sso_sets_a_fresh_secure_session_and_sends_the_member_to_their_step() {
     let t = app_with_member().await;
     let token = sign_hs256(&t.app.settings.sso_jwt_secret, "M1", t.clock.now().timestamp(), 60);
-    let r = portal_entry::handle(&t.app, sso_request(&token)).await;
+    let r = portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&token)).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/signup/identity");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
@@ -43,7 +43,7 @@ async fn sso_sets_a_fresh_secure_session_and_sends_the_member_to_their_step() {
         assert!(cookie.contains(flag), "{cookie}");
     }
     // The same token again is a replay.
-    let again = portal_entry::handle(&t.app, sso_request(&token)).await;
+    let again = portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&token)).await;
     assert_eq!(again.status(), 401);
     let page = match again.body() { Body::Text(t) => t.clone(), _ => String::new() };
     assert!(page.contains("ポータルに戻る") && page.contains("使用済み"), "{page}");
@@ -68,12 +68,12 @@ async fn sso_refuses_bad_tokens_with_a_401_page() {
         ("missing", String::new()),
     ];
     for (what, token) in cases {
-        let r = portal_entry::handle(&t.app, sso_request(&token)).await;
+        let r = portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&token)).await;
         assert_eq!(r.status(), 401, "{what}");
         assert!(r.headers().get("set-cookie").is_none(), "{what} must not log in");
     }
     let not_yet = jsonwebtoken_free_nbf(&secret, now);
-    assert_eq!(portal_entry::handle(&t.app, sso_request(&not_yet)).await.status(), 401, "not yet valid");
+    assert_eq!(portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&not_yet)).await.status(), 401, "not yet valid");
 }
 
 /// A token whose `nbf` lies in the future, signed with the real secret.
@@ -268,7 +268,8 @@ async fn members_who_completed_before_the_cutoff_onboard_again() {
     let t = app_with_member().await;
     for (id, completed, expected) in [("M1", (2022, 7, 1), "identity"), ("M2", (2022, 8, 2), "completed")] {
         let at = Utc.with_ymd_and_hms(completed.0, completed.1, completed.2, 3, 0, 0).unwrap();
-        let mut r = SignupRecord::new(MemberId::parse(id).unwrap(), at).next(at);
+        let mut r = SignupRecord::new(MemberId::parse(id).unwrap(), at);
+        r.version = 1;
         r.state = Step::Completed;
         r.completed_at = Some(at);
         r.email = EmailAddress::from_stored("old@example.jp");

@@ -63,7 +63,7 @@ async fn a_permanent_bounce_marks_the_address_stops_mail_and_tells_the_member() 
     assert_eq!(json_of(&t.call("GET", "/api/signup", None, &cookie).await)["emailProblem"], "bounced");
     // No welcome mail to a marked address.
     let record = t.store.get_signup(&MemberId::parse("B1").unwrap()).await.unwrap().unwrap();
-    let outcome = send_welcome_email::handle_change(&t.app, &kenpo_shared::store::SignupChange { old: None, new: record }).await.unwrap();
+    let outcome = send_welcome_email::handle_change(&t.app, t.mailer.as_ref(), &kenpo_shared::store::SignupChange { old: None, new: record }).await.unwrap();
     assert_eq!(outcome, send_welcome_email::Outcome::Skipped("address_problem"));
     assert_eq!(t.mailer.count(), 0);
     // The member changes (or confirms) the address: the mark is gone.

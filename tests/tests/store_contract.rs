@@ -21,7 +21,12 @@ fn at(h: u32) -> chrono::DateTime<Utc> {
 
 /// A record written for the first time (version 1).
 fn first(member: &str) -> SignupRecord {
-    SignupRecord::new(id(member), at(1)).next(at(1))
+    next(&SignupRecord::new(id(member), at(1)), at(1))
+}
+
+/// The next version of `r`, as the retry loop writes it (expecting `r.version`).
+fn next(r: &SignupRecord, now: chrono::DateTime<Utc>) -> SignupRecord {
+    SignupRecord { version: r.version + 1, updated_at: now, ..r.clone() }
 }
 
 async fn members_round_trip_in_batches(store: Arc<dyn SignupStore>) {
@@ -35,7 +40,6 @@ async fn members_round_trip_in_batches(store: Arc<dyn SignupStore>) {
 
 async fn a_signup_is_created_once(store: Arc<dyn SignupStore>) {
     let r = first("S1");
-    assert_eq!(Expect::for_write_of(&r), Expect::Absent);
     store.put_signup(&r, Expect::Absent).await.unwrap();
     match store.put_signup(&r, Expect::Absent).await {
         Err(WriteError::Conflict(Some(current))) => assert_eq!(*current, r),
@@ -64,12 +68,12 @@ async fn every_field_survives_a_round_trip(store: Arc<dyn SignupStore>) {
 async fn a_stale_version_loses_and_sees_the_winner(store: Arc<dyn SignupStore>) {
     let r1 = first("S3");
     store.put_signup(&r1, Expect::Absent).await.unwrap();
-    let mut winner = r1.next(at(2));
+    let mut winner = next(&r1, at(2));
     winner.state = Step::Consent;
-    let mut loser = r1.next(at(2));
+    let mut loser = next(&r1, at(2));
     loser.failed_attempts = 1;
-    store.put_signup(&winner, Expect::for_write_of(&winner)).await.unwrap();
-    match store.put_signup(&loser, Expect::for_write_of(&loser)).await {
+    store.put_signup(&winner, Expect::Version(r1.version)).await.unwrap();
+    match store.put_signup(&loser, Expect::Version(r1.version)).await {
         Err(WriteError::Conflict(Some(current))) => {
             assert_eq!(current.state, Step::Consent);
             assert_eq!(current.version, 2);
@@ -84,7 +88,7 @@ async fn of_concurrent_transitions_exactly_one_wins(store: Arc<dyn SignupStore>)
     store.put_signup(&r1, Expect::Absent).await.unwrap();
     let attempts: Vec<SignupRecord> = (0..10u32)
         .map(|i| {
-            let mut n = r1.next(at(2));
+            let mut n = next(&r1, at(2));
             n.failed_attempts = i;
             n
         })
@@ -99,13 +103,13 @@ async fn consent_and_transition_are_all_or_nothing(store: Arc<dyn SignupStore>) 
     let r1 = first("S5");
     store.put_signup(&r1, Expect::Absent).await.unwrap();
     let consent = |h| ConsentRecord { member_id: id("S5"), terms_version: TermsVersion::parse("2026-11-01").unwrap(), agreed_at: at(h), source_ip: Some("192.0.2.1".into()) };
-    let mut next = r1.next(at(2));
-    next.state = Step::Preferences;
+    let mut second = next(&r1, at(2));
+    second.state = Step::Preferences;
     // Wrong expected version: neither the record nor the consent is written.
-    assert!(matches!(store.put_signup_with_consent(&next, Expect::Version(7), &consent(2)).await, Err(WriteError::Conflict(_))));
+    assert!(matches!(store.put_signup_with_consent(&second, Expect::Version(7), &consent(2)).await, Err(WriteError::Conflict(_))));
     assert!(store.list_consents(&id("S5")).await.unwrap().is_empty());
-    store.put_signup_with_consent(&next, Expect::Version(1), &consent(2)).await.unwrap();
-    let mut later = next.next(at(4));
+    store.put_signup_with_consent(&second, Expect::Version(1), &consent(2)).await.unwrap();
+    let mut later = next(&second, at(4));
     later.state = Step::Preferences;
     store.put_signup_with_consent(&later, Expect::Version(2), &consent(4)).await.unwrap();
     let listed = store.list_consents(&id("S5")).await.unwrap();
@@ -120,6 +124,23 @@ async fn a_token_is_used_once_until_it_expires(store: Arc<dyn SignupStore>) {
     assert!(store.claim_token("jti-0002-abcdefgh", now + Duration::minutes(5), now).await.unwrap(), "another token");
     // TTL deletes lazily: an expired item still there does not block (and an expired token is refused anyway).
     assert!(store.claim_token("jti-0001-abcdefgh", now + Duration::minutes(20), now + Duration::minutes(10)).await.unwrap());
+}
+
+/// The profile and the signup record in one read, each absent on its own.
+async fn profile_and_signup_are_read_together(store: Arc<dyn SignupStore>) {
+    store.put_members(&[member("P1", "06133946", "19810403")]).await.unwrap();
+    assert_eq!(store.get_member_and_signup(&id("P1")).await.unwrap(), (Some(member("P1", "06133946", "19810403")), None));
+    let r = first("P1");
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    // A consent sorts before the profile: it is not mistaken for either item.
+    let consent = ConsentRecord { member_id: id("P1"), terms_version: TermsVersion::parse("2026-11-01").unwrap(), agreed_at: at(2), source_ip: None };
+    store.put_signup_with_consent(&next(&r, at(2)), Expect::Version(1), &consent).await.unwrap();
+    let (profile, signup) = store.get_member_and_signup(&id("P1")).await.unwrap();
+    assert_eq!((profile.map(|p| p.member_id), signup.map(|s| s.version)), (Some(id("P1")), Some(2)));
+    let r = first("P2");
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    assert_eq!(store.get_member_and_signup(&id("P2")).await.unwrap(), (None, Some(r)));
+    assert_eq!(store.get_member_and_signup(&id("NOBODY")).await.unwrap(), (None, None));
 }
 
 /// Through the real identity handler: concurrent wrong attempts are all counted (no lost update).
@@ -182,4 +203,5 @@ contract_suite!(
     a_token_is_used_once_until_it_expires,
     concurrent_failed_attempts_are_all_counted,
     a_whole_onboarding_completes,
+    profile_and_signup_are_read_together,
 );

@@ -1,9 +1,11 @@
-//! The SAM template and the dev server route exactly the same requests to the same functions;
-//! every function crate is in the template; no IAM wildcard.
+//! The SAM template is the one route table: the dev server serves it (and hosts every function
+//! it routes to); every function crate is in the template; the stream filter is the code's rule;
+//! no IAM wildcard.
 
 use std::collections::BTreeSet;
 
-use kenpo::routes::ROUTES;
+use kenpo::routes::{Route, routes};
+use kenpo_tests::*;
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -26,19 +28,33 @@ fn binary(resource: &Value) -> String {
 }
 
 #[test]
-fn template_routes_equal_the_dev_server_routes() {
+fn the_dev_server_reads_its_routes_from_this_template_and_hosts_every_routed_function() {
     let t = template();
-    let mut in_template = BTreeSet::new();
-    for (_, f) in functions(&t) {
-        for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
-            if event["Type"] == "HttpApi" {
-                let p = &event["Properties"];
-                in_template.insert((p["Method"].as_str().unwrap_or("").to_uppercase(), p["Path"].as_str().unwrap_or("").to_owned(), binary(&f)));
-            }
-        }
+    assert_eq!(routes().unwrap(), kenpo::routes::routes_of(&t), "the embedded template is infra/template.yaml");
+    let routed: BTreeSet<String> = routes().unwrap().into_iter().map(|r| r.function).collect();
+    let hosted: BTreeSet<String> = kenpo::router::HTTP_FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    assert_eq!(routed, hosted);
+    assert!(routes().unwrap().len() >= 14, "every screen, the hand-off, logout and the five API steps");
+}
+
+/// A request for `route` as a browser would send it (the proxy part: a real asset).
+fn request_for(route: &Route) -> lambda_http::Request {
+    request(&route.method, &route.path.replace("{proxy+}", "app.css"), None, None)
+}
+
+#[tokio::test]
+async fn every_template_route_reaches_its_function_through_the_router_and_others_do_not() {
+    let t = embedded_app().await;
+    for route in routes().unwrap() {
+        let r = t.route(request_for(&route)).await;
+        // A function answers (a page, a redirect, or its own 4xx); never the router's 404 or 405.
+        assert!(r.status() != 405 && !(r.status() == 404 && error_code(&r) == "not_found"), "{} {} -> {}", route.method, route.path, r.status());
     }
-    let in_dev: BTreeSet<_> = ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned(), r.function.binary().to_owned())).collect();
-    assert_eq!(in_template, in_dev);
+    let r = t.route(request("DELETE", "/api/signup", None, None)).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (405, "method_not_allowed".to_owned()));
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
+    let r = t.route(request("GET", "/api/nothing-here", None, None)).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (404, "not_found".to_owned()));
 }
 
 #[test]
@@ -70,6 +86,55 @@ fn the_welcome_function_reads_only_completed_signups_with_a_dead_letter_queue() 
     assert!(p["DestinationConfig"]["OnFailure"]["Destination"] != Value::Null, "failed records go to a DLQ");
     let pattern = serde_yaml::to_string(&p["FilterCriteria"]).unwrap();
     assert!(pattern.contains("COMPLETED") && pattern.contains("SIGNUP"), "{pattern}");
+}
+
+/// The subset of EventBridge/Lambda filter pattern syntax the template uses: nested objects,
+/// lists of allowed strings, `anything-but`. A missing field never matches.
+fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    match pattern {
+        serde_json::Value::Object(fields) => fields.iter().all(|(k, p)| event.get(k).is_some_and(|v| pattern_matches(p, v))),
+        serde_json::Value::Array(allowed) => allowed.iter().any(|a| match a {
+            serde_json::Value::Object(op) => op.get("anything-but").and_then(|l| l.as_array()).is_some_and(|l| !l.contains(event)),
+            other => other == event,
+        }),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_stream_filter_lets_through_exactly_what_the_code_calls_a_completion() {
+    use kenpo_shared::domain::{MemberId, Step};
+    use kenpo_shared::store::{SignupChange, SignupRecord};
+    let t = template();
+    let (_, f) = functions(&t).into_iter().find(|(_, f)| binary(f) == "send-welcome-email").unwrap();
+    let stream = f["Properties"]["Events"].as_mapping().unwrap().values().find(|e| e["Type"] == "DynamoDB").unwrap().clone();
+    let patterns: Vec<serde_json::Value> = stream["Properties"]["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).expect("a JSON pattern"))
+        .collect();
+    let image = |sk: &str, step: Step| serde_json::json!({"SK": {"S": sk}, "state": {"S": step.stored()}});
+    let mut cases = 0;
+    for sk in ["SIGNUP", "PROFILE"] {
+        for new in Step::ALL {
+            for old in Step::ALL.map(Some).into_iter().chain([None]) {
+                let mut event = serde_json::json!({"eventName": if old.is_some() { "MODIFY" } else { "INSERT" }, "dynamodb": {"NewImage": image(sk, new)}});
+                if let Some(old) = old {
+                    event["dynamodb"]["OldImage"] = image(sk, old);
+                }
+                let filtered_in = patterns.iter().any(|p| pattern_matches(p, &event));
+                let record = |step: Step| SignupRecord { state: step, ..SignupRecord::new(MemberId::parse("M1").unwrap(), start_time()) };
+                let completion = sk == "SIGNUP" && SignupChange { old: old.map(record), new: record(new) }.is_completion();
+                assert_eq!(filtered_in, completion, "{sk} {old:?} -> {new:?}");
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 60);
+    // A removal (no NewImage) never passes.
+    let removed = serde_json::json!({"eventName": "REMOVE", "dynamodb": {"OldImage": image("SIGNUP", Step::Completed)}});
+    assert!(!patterns.iter().any(|p| pattern_matches(p, &removed)));
 }
 
 fn walk<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
@@ -191,9 +256,9 @@ fn each_function_may_do_only_what_its_code_does() {
     // transaction's Put is authorised as dynamodb:PutItem. Table actions by leading key.
     let expected: &[(&str, &[&str], &[&str])] = &[
         ("web-pages", &[], &[]),
-        ("portal-entry", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem SSO#*"], &[]),
+        ("portal-entry", &["dynamodb:Query MEMBER#*", "dynamodb:PutItem SSO#*"], &[]),
         ("signup-status", &["dynamodb:GetItem MEMBER#*"], &[]),
-        ("verify-identity", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
+        ("verify-identity", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:Query MEMBER#*"], &[]),
         ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
         ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &[]),
@@ -260,8 +325,22 @@ fn only_the_hand_off_function_holds_the_portal_secret() {
 fn every_template_route_is_in_the_openapi_document() {
     let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml")).unwrap()).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for route in ROUTES {
-        let operation = &doc["paths"][route.path][route.method.to_lowercase().as_str()];
+    for route in routes().unwrap() {
+        let operation = &doc["paths"][route.path.as_str()][route.method.to_lowercase().as_str()];
         assert!(operation.is_mapping(), "{} {} is not in docs/openapi.yaml", route.method, route.path);
     }
+}
+
+#[test]
+fn every_error_code_is_in_the_openapi_document_and_no_other() {
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml")).unwrap()).unwrap();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+        .as_sequence()
+        .expect("Error.code enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let coded: BTreeSet<String> = kenpo_shared::contract::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    assert_eq!(documented, coded);
 }

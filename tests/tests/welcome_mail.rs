@@ -20,7 +20,7 @@ async fn completed(email: Option<&str>) -> (TestApp, SignupChange) {
 #[tokio::test]
 async fn one_japanese_mail_without_the_birth_date() {
     let (t, change) = completed(Some("taro..yamada@docomo.ne.jp")).await;
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Sent);
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Sent);
     let sent = t.mailer.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     let mail = &sent[0];
@@ -38,18 +38,18 @@ async fn one_japanese_mail_without_the_birth_date() {
 #[tokio::test]
 async fn duplicate_and_concurrent_deliveries_send_once() {
     let (t, change) = completed(Some("taro@example.jp")).await;
-    let outcomes = join_all((0..6).map(|_| handle_change(&t.app, &change))).await;
+    let outcomes = join_all((0..6).map(|_| handle_change(&t.app, t.mailer.as_ref(), &change))).await;
     assert_eq!(outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Sent))).count(), 1);
     // The others either saw it sent, or saw it in flight and ask to be retried.
     assert!(outcomes.iter().all(|o| matches!(o, Ok(Outcome::Sent | Outcome::Skipped("already_sent")) | Err(WelcomeError::InFlight))));
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("already_sent"));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("already_sent"));
     assert_eq!(t.mailer.count(), 1);
 }
 
 #[tokio::test]
 async fn no_address_no_mail() {
     let (t, change) = completed(None).await;
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("no_address"));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("no_address"));
     assert_eq!(t.mailer.count(), 0);
 }
 
@@ -57,10 +57,10 @@ async fn no_address_no_mail() {
 async fn a_provider_outage_is_retried_and_then_sends_once() {
     let (t, change) = completed(Some("taro@example.jp")).await;
     *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("throttled".into()));
-    assert!(handle_change(&t.app, &change).await.is_err(), "the stream must retry");
+    assert!(handle_change(&t.app, t.mailer.as_ref(), &change).await.is_err(), "the stream must retry");
     *t.mailer.fail_with.lock().unwrap() = None;
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Sent);
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("already_sent"));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Sent);
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("already_sent"));
     assert_eq!(t.mailer.count(), 1);
 }
 
@@ -95,13 +95,13 @@ fn stream_event(member: &str, sequence: &str) -> Event {
 async fn stream_records_reach_the_same_handler_and_failures_are_reported_per_item() {
     let (t, _) = completed(Some("taro@example.jp")).await;
     *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("timeout".into()));
-    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    let response = handle_stream(&t.app, t.mailer.as_ref(), stream_event("M1", "111")).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("111"));
     *t.mailer.fail_with.lock().unwrap() = None;
-    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    let response = handle_stream(&t.app, t.mailer.as_ref(), stream_event("M1", "111")).await;
     assert!(response.batch_item_failures.is_empty());
-    let response = handle_stream(&t.app, stream_event("M1", "111")).await;
+    let response = handle_stream(&t.app, t.mailer.as_ref(), stream_event("M1", "111")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(t.mailer.count(), 1, "delivered three times, mailed once");
 }
@@ -110,12 +110,12 @@ async fn stream_records_reach_the_same_handler_and_failures_are_reported_per_ite
 async fn an_unknown_outcome_is_never_resent_and_ends_reported() {
     let (t, change) = completed(Some("taro@example.jp")).await;
     *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Ambiguous("timeout after sending".into()));
-    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::Mail(MailError::Ambiguous(_)))));
+    assert!(matches!(handle_change(&t.app, t.mailer.as_ref(), &change).await, Err(WelcomeError::Mail(MailError::Ambiguous(_)))));
     *t.mailer.fail_with.lock().unwrap() = None;
     // A retry within the lease waits; after it, the claim is reported (dead-letter), not resent.
-    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::InFlight)));
+    assert!(matches!(handle_change(&t.app, t.mailer.as_ref(), &change).await, Err(WelcomeError::InFlight)));
     t.clock.advance(chrono::Duration::seconds(CLAIM_LEASE_SECONDS + 1));
-    assert!(matches!(handle_change(&t.app, &change).await, Err(WelcomeError::Unconfirmed)));
+    assert!(matches!(handle_change(&t.app, t.mailer.as_ref(), &change).await, Err(WelcomeError::Unconfirmed)));
     assert_eq!(t.mailer.count(), 0, "never a possible second mail");
 }
 
@@ -123,9 +123,9 @@ async fn an_unknown_outcome_is_never_resent_and_ends_reported() {
 async fn a_refused_address_is_marked_and_not_mailed_again() {
     let (t, change) = completed(Some("taro@example.jp")).await;
     *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::Rejected("MessageRejected".into()));
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Rejected);
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Rejected);
     *t.mailer.fail_with.lock().unwrap() = None;
-    assert_eq!(handle_change(&t.app, &change).await.unwrap(), Outcome::Skipped("address_problem"));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("address_problem"));
     let stored = t.store.get_signup(&change.new.member_id).await.unwrap().unwrap();
     assert_eq!(stored.email_problem, Some(kenpo_shared::store::EmailProblem::Rejected));
     assert_eq!(t.mailer.count(), 0);

@@ -1,4 +1,4 @@
-//! `verify-identity` wired as its `main.rs` wires it (`kenpo_shared::lambda::run_http`), with one
+//! `verify-identity` wired as its `main.rs` wires it, with one
 //! difference: the DynamoDB connection (TCP + TLS handshake, credentials, signing) is opened during
 //! init by one `GetItem` of a key that never exists. Init is billed anyway and runs at full CPU on
 //! Lambda (up to 10 s); the first member request then finds a warm connection in the pool.
@@ -11,16 +11,15 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kenpo_shared::App;
 use kenpo_shared::clock::SystemClock;
-use kenpo_shared::config::Settings;
-use kenpo_shared::mailer::ses::SesMailer;
+use kenpo_shared::lambda;
 use kenpo_shared::store::dynamodb::DynamoStore;
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    kenpo_shared::lambda::init_tracing();
-    let settings = Settings::from_env()?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    lambda::init_tracing();
+    let settings = lambda::settings()?;
+    let config = lambda::aws_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     // Open the connection now. The answer does not matter (an absent item, or an error the first
     // member request will meet again and report); only the pooled connection does.
@@ -36,16 +35,6 @@ async fn main() -> Result<(), Error> {
         tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "connection warm-up failed");
     }
     let store = DynamoStore::new(client, settings.table_name.clone());
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&config), None);
-    let app = Arc::new(App::new(
-        settings,
-        Arc::new(store),
-        Arc::new(mailer),
-        Arc::new(SystemClock),
-    )?);
-    lambda_http::run(service_fn(|req: Request| {
-        let app = app.clone();
-        async move { Ok::<_, Error>(verify_identity::handle(&app, req).await) }
-    }))
-    .await
+    let app = App::new(settings, Arc::new(store), Arc::new(SystemClock)).map_err(lambda::init_failed)?;
+    lambda::serve_http(app, |app, req| async move { verify_identity::handle(&app, req).await }).await
 }

@@ -84,13 +84,8 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
     let mut settings = kenpo_tests::test_settings();
     settings.allowed_origins = vec![ORIGIN.into()];
     let mailer = Arc::new(kenpo_tests::RecordingMailer::default());
-    let app = App::new(
-        settings,
-        store.clone(),
-        mailer.clone(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let handoff = settings.handoff_verifier().unwrap();
+    let app = App::new(settings, store.clone(), Arc::new(SystemClock)).unwrap();
     let members: Vec<(String, String)> =
         (0..n).map(|i| (format!("C{i:05}"), birth_of(i))).collect();
     let profiles: Vec<_> = members
@@ -132,7 +127,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::Text(format!("token={token}")))
             .unwrap();
-        let r = portal_entry::handle(&app, sso).await;
+        let r = portal_entry::handle(&app, &handoff, sso).await;
         assert_eq!(r.status(), 303);
         let cookie = r.headers()["set-cookie"]
             .to_str()
@@ -153,7 +148,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
         // The screens in order, each page's GET /api/signup, the four steps (app.js); the two
         // assets (max-age=300) are fetched once per onboarding.
         assert_eq!(
-            web_pages::handle(&app, page("/signup/identity"))
+            web_pages::handle(&app.settings, page("/signup/identity"))
                 .await
                 .status(),
             200
@@ -161,7 +156,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
         add(i, "GET /signup/identity", "web-pages", true, counter.take());
         for asset in assets(&app).await {
             assert_eq!(
-                web_pages::handle(&app, page(&asset)).await.status(),
+                web_pages::handle(&app.settings, page(&asset)).await.status(),
                 200,
                 "{asset}"
             );
@@ -218,7 +213,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
             ("/signup/complete", "complete"),
             ("/menu", "menu"),
         ] {
-            assert_eq!(web_pages::handle(&app, page(screen)).await.status(), 200);
+            assert_eq!(web_pages::handle(&app.settings, page(screen)).await.status(), 200);
             add(
                 i,
                 &format!("GET {screen}"),
@@ -285,7 +280,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
                 let event: Event =
                     serde_json::from_value(stream_event(&item_json(&item), &json!({}), id))
                         .expect("stream event");
-                let r = send_welcome_email::handle_stream(&app, event).await;
+                let r = send_welcome_email::handle_stream(&app, mailer.as_ref(), event).await;
                 assert!(r.batch_item_failures.is_empty());
                 add(
                     i,
@@ -423,7 +418,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
 
 /// The asset URLs the identity screen links (`/assets/...`).
 async fn assets(app: &App) -> Vec<String> {
-    let r = web_pages::handle(app, request("GET", "/signup/identity", None, None)).await;
+    let r = web_pages::handle(&app.settings, request("GET", "/signup/identity", None, None)).await;
     let html = match r.body() {
         Body::Text(t) => t.clone(),
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),

@@ -2,13 +2,13 @@
 //! concurrent confirm answers 200 again. The welcome mail goes out from the table's stream, so
 //! this step never waits on SES.
 
-use kenpo_shared::domain::Step;
+use kenpo_shared::contract::{StepReply, member_outcome};
 use kenpo_shared::http::{api_preamble, body_bytes, json_body, ok_json, respond};
-use kenpo_shared::signup::{Decision, transition};
+use kenpo_shared::signup::Command;
+use kenpo_shared::transition::{Start, apply};
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 /// The body is empty or `{}`.
 #[derive(Deserialize)]
@@ -24,18 +24,8 @@ async fn confirm(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     if !body_bytes(req).is_empty() {
         let _: ConfirmInput = json_body(app, req)?;
     }
-    let reply = transition(app, &session.member_id, |current| match current.state {
-        Step::Confirm => {
-            let now = app.clock.now();
-            let mut next = current.next(now);
-            next.state = Step::Completed;
-            next.completed_at = Some(now);
-            Decision::Write { record: next, consent: None, reply: Ok(json!({ "step": "completed" })) }
-        }
-        Step::Completed => Decision::Reply(Ok(json!({ "step": "completed" }))),
-        other => Decision::Reply(Err(ApiError::wrong_step(other))),
-    })
-    .await?;
+    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Read, &Command::Confirm).await?;
+    let step = member_outcome(applied.outcome)?;
     tracing::info!(code = "signup_completed", member = %session.member_id, "onboarding completed (or confirmed again)");
-    Ok(ok_json(&reply))
+    Ok(ok_json(&StepReply::new(step)))
 }

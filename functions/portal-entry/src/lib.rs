@@ -2,17 +2,20 @@
 //! cookie and a 303 to the member's current page. Every refusal is a 401 page leading back to the portal.
 //! `POST /logout` ends the session (the cookie is cleared) and leads back to the portal.
 
-use kenpo_shared::handoff::HandoffError;
+use kenpo_shared::handoff::{HandoffError, HandoffVerifier};
 use kenpo_shared::http::escape_html as escape;
 use kenpo_shared::http::{body_bytes, html_response, see_other};
-use kenpo_shared::{App, signup};
+use kenpo_shared::App;
+use kenpo_shared::domain::Step;
+use kenpo_shared::signup::current_step;
 use lambda_http::{Body, Request, Response};
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
+/// `handoff` verifies the portal's tokens (only this function holds the portal's key).
+pub async fn handle(app: &App, handoff: &HandoffVerifier, req: Request) -> Response<Body> {
     if req.uri().path() == "/logout" {
         return logout(app, &req);
     }
-    match enter(app, &req).await {
+    match enter(app, handoff, &req).await {
         Ok(response) => response,
         Err(Refusal::Handoff(e)) => {
             tracing::warn!(code = e.code(), "hand-off refused");
@@ -51,21 +54,20 @@ fn token_of(req: &Request) -> Result<String, HandoffError> {
     Ok(token)
 }
 
-async fn enter(app: &App, req: &Request) -> Result<Response<Body>, Refusal> {
+async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<Response<Body>, Refusal> {
     let now = app.clock.now();
     let token = token_of(req).map_err(Refusal::Handoff)?;
-    let handoff = app.handoff.verify(&token, now.timestamp()).map_err(Refusal::Handoff)?;
-    if app.store.get_member(&handoff.member_id).await?.is_none() {
+    let handoff = verifier.verify(&token, now.timestamp()).map_err(Refusal::Handoff)?;
+    // The profile and the signup record in one request.
+    let (profile, signup) = app.store.get_member_and_signup(&handoff.member_id).await?;
+    if profile.is_none() {
         return Err(Refusal::Handoff(HandoffError::UnknownMember));
     }
     let expires = chrono::DateTime::from_timestamp(handoff.expires_at, 0).unwrap_or(now);
     if !app.store.claim_token(&handoff.jti, expires, now).await? {
         return Err(Refusal::Handoff(HandoffError::Replayed));
     }
-    let step = match app.store.get_signup(&handoff.member_id).await? {
-        Some(record) => signup::current_step(&record, &app.settings),
-        None => kenpo_shared::domain::Step::Identity,
-    };
+    let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
     let (_, cookie) = app.sessions.issue(handoff.member_id, now.timestamp());
     Ok(see_other(step.page(), Some(&cookie)))
 }

@@ -1,6 +1,13 @@
-//! Lambda entry point: wiring only; the handler is `portal_entry::handle`.
+//! Lambda entry point: wiring only (settings, the DynamoDB store, the portal's key); the handler
+//! is `portal_entry::handle`. The only function that holds the portal's key.
+
+use kenpo_shared::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    kenpo_shared::lambda::run_http(kenpo_shared::lambda::Needs { handoff_key: true }, |app, req| async move { portal_entry::handle(&app, req).await }).await
+    lambda::init_tracing();
+    let settings = lambda::settings()?;
+    let handoff = settings.handoff_verifier().map_err(lambda::init_failed)?;
+    let app = lambda::dynamo_app(settings, &lambda::aws_config().await).await?;
+    lambda::serve_http((app, handoff), |state, req| async move { portal_entry::handle(&state.0, &state.1, req).await }).await
 }

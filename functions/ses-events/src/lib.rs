@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use aws_lambda_events::event::sns::SnsEvent;
 use kenpo_shared::App;
 use kenpo_shared::domain::MemberId;
-use kenpo_shared::store::{EmailProblem, Expect, StoreError, WriteError};
+use kenpo_shared::signup::{Command, Outcome as Decided};
+use kenpo_shared::store::{EmailProblem, StoreError};
+use kenpo_shared::transition::{ApplyError, Start, apply};
 use serde::Deserialize;
 
 /// The SES event (event publishing: `eventType`; feedback notifications: `notificationType`).
@@ -63,16 +65,6 @@ pub enum Outcome {
 /// The SES message tag that names the member (set by the SES mailer).
 pub const MEMBER_TAG: &str = "member";
 
-/// `"taro..yamada"@Docomo.ne.jp` and `taro..yamada@docomo.ne.jp` are the same address.
-fn same_address(reported: &str, stored: &str) -> bool {
-    let unquote = |a: &str| -> String {
-        let a = a.trim().trim_start_matches('<').trim_end_matches('>');
-        let (local, domain) = a.rsplit_once('@').unwrap_or((a, ""));
-        format!("{}@{}", local.trim_matches('"'), domain.to_ascii_lowercase())
-    };
-    unquote(reported) == unquote(stored)
-}
-
 pub async fn handle_event(app: &App, event: &SesEvent) -> Result<Outcome, StoreError> {
     let kind = event.event_type.as_deref().or(event.notification_type.as_deref()).unwrap_or("");
     let (problem, recipients): (EmailProblem, Vec<&str>) = match kind {
@@ -91,28 +83,22 @@ pub async fn handle_event(app: &App, event: &SesEvent) -> Result<Outcome, StoreE
     let Some(member) = event.mail.tags.get(MEMBER_TAG).and_then(|v| v.first()).and_then(|id| MemberId::parse(id).ok()) else {
         return Ok(Outcome::Ignored("untagged"));
     };
-    for _ in 0..5 {
-        let Some(current) = app.store.get_signup(&member).await? else { return Ok(Outcome::Ignored("no_record")) };
-        let Some(email) = current.email.as_ref() else { return Ok(Outcome::Ignored("no_address")) };
-        // The member may have changed the address since this mail: only the address it went to is marked.
-        if !recipients.iter().any(|r| same_address(r, email.as_str())) {
-            return Ok(Outcome::Ignored("address_changed"));
-        }
-        if current.email_problem == Some(problem) {
-            return Ok(Outcome::Marked(problem));
-        }
-        let mut next = current.next(app.clock.now());
-        next.email_problem = Some(problem);
-        match app.store.put_signup(&next, Expect::Version(current.version)).await {
-            Ok(()) => {
+    let Some(current) = app.store.get_signup(&member).await? else { return Ok(Outcome::Ignored("no_record")) };
+    let recipients = recipients.into_iter().map(str::to_owned).collect();
+    let command = Command::MarkEmailProblem { problem, recipients };
+    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &member, Start::Known(Some(current)), &command).await.map_err(|e| match e {
+        ApplyError::Store(e) => e,
+        ApplyError::Contended => StoreError::Unavailable("lost too many races marking the address".into()),
+    })?;
+    match applied.outcome {
+        Decided::Skipped(reason) => Ok(Outcome::Ignored(reason)),
+        _ => {
+            if applied.wrote {
                 tracing::warn!(code = "email_problem_marked", member = %member, problem = problem.as_str(), "address marked; no more mail to it");
-                return Ok(Outcome::Marked(problem));
             }
-            Err(WriteError::Conflict(_)) => continue,
-            Err(WriteError::Store(e)) => return Err(e),
+            Ok(Outcome::Marked(problem))
         }
     }
-    Err(StoreError::Unavailable("lost too many races marking the address".into()))
 }
 
 /// Lambda entry: every SNS record. A record that is not an SES event is logged and skipped; a
@@ -132,12 +118,13 @@ pub async fn handle_sns(app: &App, event: SnsEvent) -> Result<(), lambda_runtime
 
 #[cfg(test)]
 mod tests {
-    use super::same_address;
+    use kenpo_shared::domain::EmailAddress;
 
     #[test]
     fn addresses_compare_as_sent() {
-        assert!(same_address("\"taro..yamada\"@Docomo.ne.jp", "taro..yamada@docomo.ne.jp"));
-        assert!(same_address("<taro@example.jp>", "taro@example.jp"));
-        assert!(!same_address("hanako@example.jp", "taro@example.jp"));
+        let stored = |a: &str| EmailAddress::parse_optional(a).unwrap().unwrap();
+        assert!(stored("taro..yamada@docomo.ne.jp").same_as_reported("\"taro..yamada\"@Docomo.ne.jp"));
+        assert!(stored("taro@example.jp").same_as_reported("<taro@example.jp>"));
+        assert!(!stored("taro@example.jp").same_as_reported("hanako@example.jp"));
     }
 }

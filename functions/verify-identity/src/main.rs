@@ -1,6 +1,11 @@
-//! Lambda entry point: wiring only; the handler is `verify_identity::handle`.
+//! Lambda entry point: wiring only (settings, the DynamoDB store); the handler is `verify_identity::handle`.
+
+use kenpo_shared::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    kenpo_shared::lambda::run_http(kenpo_shared::lambda::Needs::default(), |app, req| async move { verify_identity::handle(&app, req).await }).await
+    lambda::init_tracing();
+    let settings = lambda::settings()?;
+    let app = lambda::dynamo_app(settings, &lambda::aws_config().await).await?;
+    lambda::serve_http(app, |app, req| async move { verify_identity::handle(&app, req).await }).await
 }

@@ -6,7 +6,8 @@
 //! shows a form it cannot submit.
 
 use kenpo_shared::http::{asset_response, escape_html as escape, html_response, see_other};
-use kenpo_shared::{ApiError, App};
+use kenpo_shared::ApiError;
+use kenpo_shared::config::Settings;
 use lambda_http::{Body, Request, Response};
 
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -35,7 +36,8 @@ const STEP_NAMES: [&str; 4] = ["本人確認", "個人情報入力", "入力確�
 /// The system's name, as the portal's menu shows it.
 pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
+/// Pages need only the settings: this function builds no AWS client.
+pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
     let path = req.uri().path();
     let page = match path {
         // The top page's script sends a member who has not finished the onboarding on to their step.
@@ -50,7 +52,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             None => ApiError::not_found().into_response(),
         },
     };
-    html_response(200, render(app, page))
+    html_response(200, render(settings, page))
 }
 
 fn asset(name: &str) -> Response<Body> {
@@ -90,8 +92,7 @@ fn steps(current: usize) -> String {
     format!(r#"<ol class="steps" aria-label="手続きの流れ">{items}</ol>"#)
 }
 
-fn render(app: &App, page: &Page) -> String {
-    let settings = &app.settings;
+fn render(settings: &Settings, page: &Page) -> String {
     let society = escape(&settings.society_name);
     let portal = safe_href(&settings.portal_url);
     let body = page
@@ -125,28 +126,10 @@ fn render(app: &App, page: &Page) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use kenpo_shared::clock::SystemClock;
-    use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
     use kenpo_shared::config::Settings;
-    use kenpo_shared::store::embedded::EmbeddedStore;
     use lambda_http::http::header;
 
     use super::*;
-
-    struct NullMailer;
-
-    #[async_trait::async_trait]
-    impl Mailer for NullMailer {
-        async fn send(&self, _mail: &OutgoingMail) -> Result<String, MailError> {
-            Ok("none".to_owned())
-        }
-    }
-
-    fn app(settings: Settings) -> App {
-        App::new(settings, Arc::new(EmbeddedStore::new()), Arc::new(NullMailer), Arc::new(SystemClock)).expect("app")
-    }
 
     fn get(path: &str) -> Request {
         lambda_http::http::Request::builder().uri(path).body(Body::Empty).expect("request")
@@ -161,7 +144,7 @@ mod tests {
     }
 
     async fn page(settings: Settings, path: &str) -> (Response<Body>, String) {
-        let r = handle(&app(settings), get(path)).await;
+        let r = handle(&settings, get(path)).await;
         let t = text(&r);
         (r, t)
     }

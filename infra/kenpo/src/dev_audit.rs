@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use crate::dev::Dev;
+use crate::Dev;
 
 pub async fn handle(dev: &Dev, req: &Request, path: &str) -> Option<Response<Body>> {
     if path != "/dev/audit" || req.method() != Method::POST {
@@ -28,7 +28,7 @@ pub async fn handle(dev: &Dev, req: &Request, path: &str) -> Option<Response<Bod
             Ok(c) => c.len(),
             Err(e) => return Some(ApiError::from(e).into_response()),
         };
-        let step = record.as_ref().map(|r| signup::current_step(r, &dev.app.settings).as_str());
+        let step = record.as_ref().map(|r| signup::current_step(r, &dev.app.policy).as_str());
         members.push(json!({
             "id": id,
             "step": step,

@@ -7,7 +7,7 @@ use kenpo_shared::http::html_response;
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 
-use crate::dev::Dev;
+use crate::Dev;
 
 
 fn layout(title: &str, body: &str) -> String {

@@ -1,15 +1,34 @@
-//! The `kenpo` local tools as a library: the dev server, its route table (the template's), the
+//! The `kenpo` local tools as a library: the dev server, its router (the template's routes), the
 //! demo members and the operator commands. `main.rs` only parses the command line.
+//!
+//! Modules depend one way: `dev` (the server) → `router`, `welcome`, `stream`, `seed`;
+//! `router` → `routes`, `dev_audit`, `dev_pages`; every one of them → `Dev` (here).
 
 pub mod dev;
 pub mod dev_audit;
 pub mod dev_pages;
 pub mod import;
+pub mod router;
 pub mod routes;
 pub mod seed;
 pub mod stream;
+pub mod welcome;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use kenpo_shared::App;
+use kenpo_shared::handoff::HandoffVerifier;
+use kenpo_shared::mailer::Mailer;
+
+/// Everything the dev server hosts: the API handlers' state, the portal's token verifier
+/// (portal-entry's), the mailer (send-welcome-email's) and the outbox folder (None with `--aws`).
+pub struct Dev {
+    pub app: Arc<App>,
+    pub handoff: HandoffVerifier,
+    pub mailer: Arc<dyn Mailer>,
+    pub outbox: Option<PathBuf>,
+}
 
 pub struct DevOptions {
     pub port: u16,

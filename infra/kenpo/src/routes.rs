@@ -1,85 +1,63 @@
-//! The route table: exactly what `infra/template.yaml` routes (a test compares the two).
+//! The route table, read from `infra/template.yaml` itself (embedded at build time): the dev
+//! server and the in-process tests route exactly the `HttpApi` events API Gateway routes, to the
+//! function (crate) the template builds for them. Nothing else lists a route.
 
-use lambda_http::http::Method;
+use std::sync::OnceLock;
 
-/// The Lambda functions, by their binary (crate) name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    WebPages,
-    PortalEntry,
-    SignupStatus,
-    VerifyIdentity,
-    RecordConsent,
-    SavePreferences,
-    ConfirmSignup,
-}
+use serde_yaml::Value;
 
-impl Function {
-    pub fn binary(self) -> &'static str {
-        match self {
-            Function::WebPages => "web-pages",
-            Function::PortalEntry => "portal-entry",
-            Function::SignupStatus => "signup-status",
-            Function::VerifyIdentity => "verify-identity",
-            Function::RecordConsent => "record-consent",
-            Function::SavePreferences => "save-preferences",
-            Function::ConfirmSignup => "confirm-signup",
-        }
-    }
-}
+/// The SAM template, as deployed.
+pub const TEMPLATE: &str = include_str!("../../template.yaml");
 
+/// One `HttpApi` event of the template.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Route {
-    pub method: &'static str,
-    /// API Gateway path; `{proxy+}` matches the rest.
-    pub path: &'static str,
-    pub function: Function,
+    /// Upper case (`GET`, `POST`, …).
+    pub method: String,
+    /// API Gateway's path; `{proxy+}` matches the rest of the path.
+    pub path: String,
+    /// The function's binary (crate) name: `Metadata.BuildProperties.Binary`.
+    pub function: String,
 }
 
-const fn route(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function }
+/// The template's functions: (logical id, binary name, resource).
+pub fn functions(template: &Value) -> Vec<(String, String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or("").to_owned();
+            (k.as_str().unwrap_or("").to_owned(), binary, r.clone())
+        })
+        .collect()
 }
 
-pub const ROUTES: &[Route] = &[
-    route("GET", "/", Function::WebPages),
-    route("GET", "/signup/identity", Function::WebPages),
-    route("GET", "/signup/preferences", Function::WebPages),
-    route("GET", "/signup/confirm", Function::WebPages),
-    route("GET", "/signup/complete", Function::WebPages),
-    route("GET", "/menu", Function::WebPages),
-    route("GET", "/assets/{proxy+}", Function::WebPages),
-    route("POST", "/sso", Function::PortalEntry),
-    route("POST", "/logout", Function::PortalEntry),
-    route("GET", "/api/signup", Function::SignupStatus),
-    route("POST", "/api/signup/identity", Function::VerifyIdentity),
-    route("POST", "/api/signup/consent", Function::RecordConsent),
-    route("PUT", "/api/signup/preferences", Function::SavePreferences),
-    route("POST", "/api/signup/confirm", Function::ConfirmSignup),
-];
-
-fn path_matches(pattern: &str, path: &str) -> bool {
-    match pattern.strip_suffix("{proxy+}") {
-        Some(prefix) => path.len() > prefix.len() && path.starts_with(prefix),
-        None => pattern == path,
-    }
+/// Every `HttpApi` event of `template`, sorted.
+pub fn routes_of(template: &Value) -> Vec<Route> {
+    let mut routes: Vec<Route> = functions(template)
+        .into_iter()
+        .flat_map(|(_, function, resource)| {
+            let events: Vec<Value> = resource["Properties"]["Events"].as_mapping().into_iter().flatten().map(|(_, e)| e.clone()).collect();
+            events.into_iter().filter(|e| e["Type"] == "HttpApi").map(move |e| {
+                let p = &e["Properties"];
+                Route { method: p["Method"].as_str().unwrap_or("").to_uppercase(), path: p["Path"].as_str().unwrap_or("").to_owned(), function: function.clone() }
+            })
+        })
+        .collect();
+    routes.sort();
+    routes
 }
 
-/// What answers `method path`: the function, or the methods the path does take (for `Allow`).
-pub enum Dispatch {
-    To(Function),
-    MethodNotAllowed(Vec<&'static str>),
-    NotFound,
+/// The deployed template, parsed once. Errors: the embedded template is not YAML (a build from
+/// a broken checkout; the tests catch it first).
+pub fn template() -> Result<&'static Value, String> {
+    static PARSED: OnceLock<Result<Value, String>> = OnceLock::new();
+    PARSED.get_or_init(|| serde_yaml::from_str(TEMPLATE).map_err(|e| format!("infra/template.yaml: {e}"))).as_ref().map_err(Clone::clone)
 }
 
-pub fn dispatch(method: &Method, path: &str) -> Dispatch {
-    let mut allowed = Vec::new();
-    for r in ROUTES.iter().filter(|r| path_matches(r.path, path)) {
-        if r.method == method.as_str() || (r.method == "GET" && method == Method::HEAD) {
-            return Dispatch::To(r.function);
-        }
-        allowed.push(r.method);
-        if r.method == "GET" {
-            allowed.push("HEAD");
-        }
-    }
-    if allowed.is_empty() { Dispatch::NotFound } else { Dispatch::MethodNotAllowed(allowed) }
+/// The deployed template's routes.
+pub fn routes() -> Result<Vec<Route>, String> {
+    template().map(routes_of)
 }

@@ -41,7 +41,8 @@ pub async fn seed(store: &dyn SignupStore) -> Result<(), StoreError> {
     for d in DEMO_MEMBERS {
         let (Some((y, m, day)), Ok(id)) = (d.completed, MemberId::parse(d.id)) else { continue };
         let at = Utc.with_ymd_and_hms(y, m, day, 1, 0, 0).single().unwrap_or_else(Utc::now);
-        let mut record = SignupRecord::new(id, at).next(at);
+        let mut record = SignupRecord::new(id, at);
+        record.version = 1;
         record.state = Step::Completed;
         record.completed_at = Some(at);
         record.welcome_mail_for = Some(at);

@@ -6,34 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
-use aws_sdk_dynamodb::types::AttributeValue;
-use kenpo_shared::App;
 use kenpo_shared::store::SignupChange;
-use kenpo_shared::store::dynamodb::decode_signup;
+use kenpo_shared::store::dynamodb::decode_signup_change;
 
-fn convert(v: &StreamValue) -> AttributeValue {
-    match v {
-        StreamValue::S(s) => AttributeValue::S(s.clone()),
-        StreamValue::N(n) => AttributeValue::N(n.clone()),
-        StreamValue::Bool(b) => AttributeValue::Bool(*b),
-        _ => AttributeValue::Null(true),
-    }
-}
+use crate::Dev;
 
-fn record(image: Option<&HashMap<String, StreamValue>>) -> Option<kenpo_shared::store::SignupRecord> {
-    let item: HashMap<String, AttributeValue> = image?.iter().map(|(k, v)| (k.clone(), convert(v))).collect();
-    let is_signup = item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "SIGNUP");
-    if !is_signup {
-        return None;
-    }
-    decode_signup(&item).inspect_err(|e| tracing::warn!(error = %e, "stream image not readable")).ok()
+/// A record's images, decoded by the DynamoDB adapter (`None`: not a signup item, or unreadable).
+fn change(old: Option<HashMap<String, StreamValue>>, new: Option<HashMap<String, StreamValue>>) -> Option<SignupChange> {
+    let image = |i: Option<HashMap<String, StreamValue>>| serde_dynamo::Item::from(i.unwrap_or_default());
+    decode_signup_change(&image(old), &image(new)).inspect_err(|e| tracing::warn!(error = %e, "stream image not readable")).ok().flatten()
 }
 
 /// Poll every shard from its start; runs until the process ends.
-pub async fn follow(app: Arc<App>, config: aws_config::SdkConfig) {
+pub async fn follow(dev: Arc<Dev>, config: aws_config::SdkConfig) {
     let tables = aws_sdk_dynamodb::Client::new(&config);
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let table = app.settings.table_name.clone();
+    let table = dev.app.settings.table_name.clone();
     let arn = match tables.describe_table().table_name(&table).send().await {
         Ok(out) => out.table.and_then(|t| t.latest_stream_arn),
         Err(e) => {
@@ -87,10 +75,10 @@ pub async fn follow(app: Arc<App>, config: aws_config::SdkConfig) {
                         if change.sequence_number.is_some() {
                             last_sequence.clone_from(&change.sequence_number);
                         }
-                        let (Some(new), old) = (record(change.new_image.as_ref()), record(change.old_image.as_ref())) else { continue };
-                        // The template's filter: only signups that are COMPLETED.
-                        if new.state == kenpo_shared::domain::Step::Completed {
-                            crate::dev::deliver_welcome(app.clone(), SignupChange { old, new });
+                        let Some(signup) = self::change(change.old_image, change.new_image) else { continue };
+                        // The template's filter, in code: only a transition into COMPLETED.
+                        if signup.is_completion() {
+                            crate::welcome::deliver(dev.clone(), signup);
                         }
                     }
                     *iterator = if at_end { None } else { out.next_shard_iterator };

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{ConsentRecord, EmailProblem, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use super::{ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
 use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step, TermsVersion};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -201,6 +201,25 @@ pub fn decode_signup(item: &Item) -> Result<SignupRecord, StoreError> {
     })
 }
 
+/// A stream image (a Lambda event's or the Streams API's, as `serde_dynamo::Item`) as a signup
+/// record; `None` for an absent image or another item (a profile, a consent, a token).
+pub fn decode_signup_image(image: &serde_dynamo::Item) -> Result<Option<SignupRecord>, StoreError> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    let item: Item = image.clone().into();
+    if get_s(&item, "SK") != Some("SIGNUP") {
+        return Ok(None);
+    }
+    decode_signup(&item).map(Some)
+}
+
+/// A stream record's two images as a signup change (`None`: not a signup item).
+pub fn decode_signup_change(old: &serde_dynamo::Item, new: &serde_dynamo::Item) -> Result<Option<SignupChange>, StoreError> {
+    let Some(new) = decode_signup_image(new)? else { return Ok(None) };
+    Ok(Some(SignupChange { old: decode_signup_image(old)?, new }))
+}
+
 fn encode_consent(c: &ConsentRecord) -> Item {
     let mut item = Item::new();
     item.insert("PK".into(), s(member_pk(&c.member_id)));
@@ -281,6 +300,31 @@ impl SignupStore for DynamoStore {
             .await
             .map_err(|e| unavailable(&e))?;
         out.item.as_ref().map(decode_signup).transpose()
+    }
+
+    async fn get_member_and_signup(&self, id: &MemberId) -> Result<(Option<MemberProfile>, Option<SignupRecord>), StoreError> {
+        // `CONSENT#…` < `PROFILE` < `SIGNUP`: one page from `PROFILE` on holds both items.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(member_pk(id)))
+            .expression_attribute_values(":from", s("PROFILE"))
+            .expression_attribute_values(":to", s("SIGNUP"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let (mut profile, mut signup) = (None, None);
+        for item in out.items() {
+            match get_s(item, "SK") {
+                Some("PROFILE") => profile = Some(decode_member(item)?),
+                Some("SIGNUP") => signup = Some(decode_signup(item)?),
+                _ => {}
+            }
+        }
+        Ok((profile, signup))
     }
 
     async fn put_signup(&self, record: &SignupRecord, expect: Expect) -> Result<(), WriteError> {
