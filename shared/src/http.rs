@@ -137,6 +137,17 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// The project's one HTML escaper, also askama's for `.html` templates (each crate's
+/// `askama.toml`): named entities for `& < > "` and `&#39;` for `'`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HtmlEscaper;
+
+impl askama::filters::Escaper for HtmlEscaper {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, string: &str) -> std::fmt::Result {
+        dest.write_str(&escape_html(string))
+    }
+}
+
 /// Text for HTML text and double-quoted attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

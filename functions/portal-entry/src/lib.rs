@@ -3,7 +3,6 @@
 //! `POST /logout` ends the session (the cookie is cleared) and leads back to the portal.
 
 use kenpo_shared::handoff::{HandoffError, HandoffVerifier};
-use kenpo_shared::http::escape_html as escape;
 use kenpo_shared::http::{body_bytes, html_response, see_other};
 use kenpo_shared::App;
 use kenpo_shared::domain::Step;
@@ -90,9 +89,19 @@ fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
 }
 
 
+/// The refusal page (`templates/refusal.html`): what happened, what to do, the way back.
+#[derive(askama::Template)]
+#[template(path = "refusal.html")]
+struct RefusalPage<'a> {
+    title: &'a str,
+    detail: &'a str,
+    portal_url: &'a str,
+}
+
 fn page(app: &App, title: &str, detail: &str) -> String {
-    format!(
-        r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><link rel="stylesheet" href="/assets/app.css"></head><body><main class="page"><h1>{title}</h1><p role="alert">{detail}</p><p><a class="button" href="{portal}">ポータルに戻る</a></p></main></body></html>"#,
-        portal = escape(&app.settings.portal_url)
-    )
+    let page = RefusalPage { title, detail, portal_url: &app.settings.portal_url };
+    askama::Template::render(&page).unwrap_or_else(|e| {
+        tracing::error!(code = "page_render_failed", error = %e, "refusal page not rendered");
+        String::from("<!doctype html><title>ログインできませんでした</title>")
+    })
 }

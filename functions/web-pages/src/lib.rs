@@ -1,37 +1,52 @@
 //! `GET` pages and `/assets/*`: the onboarding screens, embedded in the binary.
 //!
-//! Every page is a static HTML shell (settings such as the mail domain and the portal address are
-//! rendered in, escaped) plus one CSS and one JS file. The script asks `GET /api/signup` where the
-//! member stands and sends them to the page of their step, so a page reached out of order never
-//! shows a form it cannot submit.
+//! Every page is a static HTML shell rendered by a compile-time template (askama, `templates/`;
+//! settings such as the mail domain and the portal address are escaped by it) plus one CSS and
+//! one JS file. The script asks `GET /api/signup` where the member stands and sends them to the
+//! page of their step, so a page reached out of order never shows a form it cannot submit.
 
-use kenpo_shared::http::{asset_response, escape_html as escape, html_response, see_other};
+use askama::Template;
 use kenpo_shared::ApiError;
 use kenpo_shared::config::Settings;
+use kenpo_shared::http::{asset_response, html_response, see_other};
 use lambda_http::{Body, Request, Response};
 
 const APP_CSS: &str = include_str!("../assets/app.css");
 const APP_JS: &str = include_str!("../assets/app.js");
 
-/// One screen: its path, the `data-page` the script dispatches on, its heading, and which step of
-/// the indicator it is (signup screens only).
+/// One screen: the `data-page` the script dispatches on (and the template it includes), its
+/// heading, and which step of the indicator it is (signup screens only).
 struct Page {
     name: &'static str,
     title: &'static str,
     step: Option<usize>,
-    body: &'static str,
 }
 
-const IDENTITY: Page = Page { name: "identity", title: "本人確認画面", step: Some(0), body: include_str!("pages/identity.html") };
-const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力画面", step: Some(1), body: include_str!("pages/preferences.html") };
-const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2), body: include_str!("pages/confirm.html") };
-const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3), body: include_str!("pages/complete.html") };
-const MENU: Page = Page { name: "menu", title: "トップページ", step: None, body: include_str!("pages/menu.html") };
+const IDENTITY: Page = Page { name: "identity", title: "本人確認画面", step: Some(0) };
+const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力画面", step: Some(1) };
+const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2) };
+const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3) };
+const MENU: Page = Page { name: "menu", title: "トップページ", step: None };
 
-/// The e-mail and notification fields: on 個人情報入力画面 and, to change them later, on the top page.
-const PREFERENCES_FIELDS: &str = include_str!("pages/_preferences_fields.html");
-
+/// The step indicator's labels (the manual's order).
 const STEP_NAMES: [&str; 4] = ["本人確認", "個人情報入力", "入力確認", "完了"];
+
+/// A screen as rendered: `templates/screen.html`, which includes the page's own template.
+#[derive(Template)]
+#[template(path = "screen.html")]
+struct Screen<'a> {
+    name: &'a str,
+    title: &'a str,
+    step: Option<usize>,
+    step_names: [&'a str; 4],
+    system_name: &'a str,
+    society: &'a str,
+    mail_from_domain: &'a str,
+    terms_version: &'a str,
+    portal_url: &'a str,
+    css: String,
+    js: String,
+}
 
 /// The system's name, as the portal's menu shows it.
 pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
@@ -52,7 +67,13 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
             None => ApiError::not_found().into_response(),
         },
     };
-    html_response(200, render(settings, page))
+    match render(settings, page) {
+        Ok(html) => html_response(200, html),
+        Err(e) => {
+            tracing::error!(code = "page_render_failed", error = %e, "page not rendered");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 fn asset(name: &str) -> Response<Body> {
@@ -65,11 +86,11 @@ fn asset(name: &str) -> Response<Body> {
 
 
 /// A link target from configuration: only http(s) URLs and same-site paths, else the site root.
-fn safe_href(url: &str) -> String {
+fn safe_href(url: &str) -> &str {
     let url = url.trim();
     let lower = url.to_ascii_lowercase();
     let ok = lower.starts_with("https://") || lower.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"));
-    escape(if ok { url } else { "/" })
+    if ok { url } else { "/" }
 }
 
 /// A short fingerprint of an asset, so a deployment's pages never pick up a cached older script.
@@ -79,49 +100,21 @@ fn fingerprint(bytes: &str) -> String {
     format!("{:08x}", hash >> 32)
 }
 
-fn steps(current: usize) -> String {
-    let items: String = STEP_NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| match i.cmp(&current) {
-            std::cmp::Ordering::Less => format!(r#"<li class="done">{name}<span class="vh">（済）</span></li>"#),
-            std::cmp::Ordering::Equal => format!(r#"<li aria-current="step">{name}</li>"#),
-            std::cmp::Ordering::Greater => format!("<li>{name}</li>"),
-        })
-        .collect();
-    format!(r#"<ol class="steps" aria-label="手続きの流れ">{items}</ol>"#)
-}
-
-fn render(settings: &Settings, page: &Page) -> String {
-    let society = escape(&settings.society_name);
-    let portal = safe_href(&settings.portal_url);
-    let body = page
-        .body
-        .replace("{{preferences_fields}}", PREFERENCES_FIELDS)
-        .replace("{{system_name}}", SYSTEM_NAME)
-        .replace("{{mail_from_domain}}", &escape(&settings.mail_from_domain))
-        .replace("{{terms_version}}", &escape(settings.terms_version.as_str()))
-        .replace("{{portal_url}}", &portal)
-        .replace("{{society}}", &society);
-    format!(
-        concat!(
-            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
-            r#"<title>{title}｜{system}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css?v={css}">"#,
-            r#"<script src="/assets/app.js?v={js}" defer></script></head>"#,
-            r#"<body data-page="{name}" data-portal="{portal}"><header class="site"><div class="wrap"><p class="system">{system}</p><p class="society">{society}</p></div></header>"#,
-            "<main class=\"page\">{steps}<h1>{title}</h1>\n{body}</main>",
-            r#"<footer class="site"><div class="wrap">{society}</div></footer></body></html>"#,
-        ),
-        title = page.title,
-        system = SYSTEM_NAME,
-        css = fingerprint(APP_CSS),
-        js = fingerprint(APP_JS),
-        name = page.name,
-        portal = portal,
-        society = society,
-        steps = page.step.map(steps).unwrap_or_default(),
-        body = body,
-    )
+fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
+    Screen {
+        name: page.name,
+        title: page.title,
+        step: page.step,
+        step_names: STEP_NAMES,
+        system_name: SYSTEM_NAME,
+        society: &settings.society_name,
+        mail_from_domain: &settings.mail_from_domain,
+        terms_version: settings.terms_version.as_str(),
+        portal_url: safe_href(&settings.portal_url),
+        css: fingerprint(APP_CSS),
+        js: fingerprint(APP_JS),
+    }
+    .render()
 }
 
 #[cfg(test)]

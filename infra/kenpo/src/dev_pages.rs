@@ -2,26 +2,11 @@
 //! member through the real `POST /sso`; `/dev/outbox` lists the mails written to the outbox.
 
 use kenpo_shared::handoff::sign_hs256;
-use kenpo_shared::http::escape_html as escape;
 use kenpo_shared::http::html_response;
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 
 use crate::Dev;
-
-
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        concat!(
-            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">"#,
-            r#"<title>{title}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css"></head>"#,
-            r#"<body><header class="site"><div class="wrap"><p class="system">kenpo-web 開発サーバー</p><p class="society">開発専用（本番にはありません）</p></div></header>"#,
-            r#"<main class="page"><h1>{title}</h1>{body}</main></body></html>"#,
-        ),
-        title = title,
-        body = body
-    )
-}
 
 pub async fn handle(dev: &Dev, req: &Request, path: &str) -> Option<Response<Body>> {
     if !path.starts_with("/dev/") || req.method() != Method::GET {
@@ -34,35 +19,51 @@ pub async fn handle(dev: &Dev, req: &Request, path: &str) -> Option<Response<Bod
     }
 }
 
+/// A demo member's row on `/dev/portal`, with a fresh hand-off token.
+struct PortalMember {
+    token: String,
+    id: &'static str,
+    category: &'static str,
+    note: &'static str,
+    insurer: &'static str,
+    birth: &'static str,
+}
+
+#[derive(askama::Template)]
+#[template(path = "dev_portal.html")]
+struct PortalPage {
+    title: &'static str,
+    members: Vec<PortalMember>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "dev_outbox.html")]
+struct OutboxPage {
+    title: &'static str,
+    has_outbox: bool,
+    total: usize,
+    mails: Vec<(String, Option<ShownMail>)>,
+}
+
+/// A rendered dev page (a template error is a 500 with the contract's JSON).
+fn page(rendered: askama::Result<String>) -> Response<Body> {
+    match rendered {
+        Ok(html) => html_response(200, html),
+        Err(e) => {
+            tracing::error!(error = %e, "dev page not rendered");
+            kenpo_shared::ApiError::internal().into_response()
+        }
+    }
+}
+
 fn portal(dev: &Dev) -> Response<Body> {
     let now = chrono::Utc::now().timestamp();
     let secret = &dev.app.settings.sso_jwt_secret;
-    let rows: String = crate::seed::DEMO_MEMBERS
+    let members = crate::seed::DEMO_MEMBERS
         .iter()
-        .map(|d| {
-            let token = sign_hs256(secret, d.id, now, 10 * 60);
-            format!(
-                r#"<li><form method="post" action="/sso"><input type="hidden" name="token" value="{token}"><button type="submit">{id} としてログイン</button><span><strong>{category}</strong>・{note}<br>保険者番号 {insurer}／生年月日 {birth}</span></form></li>"#,
-                token = escape(&token),
-                id = escape(d.id),
-                category = escape(d.category),
-                note = escape(d.note),
-                insurer = escape(d.insurer),
-                birth = escape(d.birth),
-            )
-        })
+        .map(|d| PortalMember { token: sign_hs256(secret, d.id, now, 10 * 60), id: d.id, category: d.category, note: d.note, insurer: d.insurer, birth: d.birth })
         .collect();
-    html_response(200, layout(
-        "開発用ポータル",
-        &format!(
-            concat!(
-                r#"<p>健康保険組合のポータルの代わりです。メニューで「医療費と給付金支給額」を選んだときと同じく、署名付きトークンを <code>POST /sso</code> に送ります。トークンは1回限りです（ログインし直すときはこの画面を再読み込みしてください）。</p>"#,
-                r#"<h2>デモ加入者</h2><ul class="dev-list">{rows}</ul>"#,
-                r#"<p><a href="/dev/outbox">送信メール（outbox）を見る</a></p>"#,
-            ),
-            rows = rows
-        ),
-    ))
+    page(askama::Template::render(&PortalPage { title: "開発用ポータル", members }))
 }
 
 /// The newest mails first; at most this many are shown on the index.
@@ -117,36 +118,15 @@ fn decode_mail(bytes: &[u8]) -> Option<ShownMail> {
 
 fn outbox_index(dev: &Dev) -> Response<Body> {
     let names = outbox_names(dev);
-    let mails: String = names
+    let mails = names
         .iter()
         .take(OUTBOX_SHOWN)
         .map(|name| {
             let bytes = dev.outbox.as_ref().and_then(|dir| std::fs::read(dir.join(name)).ok()).unwrap_or_default();
-            let raw = format!(r#"<a href="/dev/outbox/{n}">{n}</a>"#, n = escape(name));
-            match decode_mail(&bytes) {
-                Some(m) => format!(
-                    concat!(
-                        r#"<article class="mail"><h2>{subject}</h2><dl><dt>差出人</dt><dd>{from}</dd><dt>宛先</dt><dd>{to}</dd>"#,
-                        r#"<dt>日時</dt><dd>{date}</dd><dt>ファイル</dt><dd>{raw}</dd></dl><pre>{text}</pre></article>"#,
-                    ),
-                    subject = escape(&m.subject),
-                    from = escape(&m.from),
-                    to = escape(&m.to),
-                    date = escape(&m.date),
-                    raw = raw,
-                    text = escape(&m.text),
-                ),
-                None => format!(r#"<article class="mail"><h2>（読み取れないメール）</h2><p>{raw}</p></article>"#),
-            }
+            (name.clone(), decode_mail(&bytes))
         })
         .collect();
-    let body = match (dev.outbox.is_some(), names.len()) {
-        (false, _) => "<p>このサーバーはメールを SES で送っています（outbox はありません）。</p>".to_owned(),
-        (true, 0) => "<p>まだメールはありません。</p>".to_owned(),
-        (true, n) if n > OUTBOX_SHOWN => format!("<p>{n}通のうち新しい{OUTBOX_SHOWN}通を表示しています。</p>{mails}"),
-        (true, n) => format!("<p>{n}通（新しい順）</p>{mails}"),
-    };
-    html_response(200, layout("送信メール（outbox）", &format!(r#"{body}<p><a href="/dev/portal">開発用ポータルへ</a></p>"#)))
+    page(askama::Template::render(&OutboxPage { title: "送信メール（outbox）", has_outbox: dev.outbox.is_some(), total: names.len(), mails }))
 }
 
 fn outbox_file(dev: &Dev, name: &str) -> Response<Body> {
@@ -186,6 +166,6 @@ mod tests {
         assert_eq!(shown.subject, "「医療費と給付金支給額」へようこそ <b>");
         assert_eq!(shown.to, "taro@example.jp");
         assert!(shown.text.contains("医療費通知：必要"), "{}", shown.text);
-        assert!(escape(&shown.subject).contains("&lt;b&gt;"));
+        assert!(kenpo_shared::http::escape_html(&shown.subject).contains("&lt;b&gt;"));
     }
 }
