@@ -112,12 +112,7 @@ fn portal_entry_sso(b: Bencher) {
             c.t.clock.now().timestamp(),
             120,
         );
-        lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://kenpo.example/sso")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::Text(format!("token={token}")))
-            .unwrap()
+        kenpo_tests::sso_request(&token)
     })
     .bench_local_values(|req| {
         let c = ctx();

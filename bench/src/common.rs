@@ -20,32 +20,9 @@ pub const TERMS_VERSION: &str = "2026-11-01";
 /// What Lambda sets in a provided.al2023 environment plus what the template gives every function
 /// (the hand-off secret only to portal-entry, the configuration set only to the welcome mail).
 pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(&str, String)> = vec![
-        ("AWS_LAMBDA_FUNCTION_NAME", format!("kenpo-web-{binary}")),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/kenpo-web-{binary}"),
-        ),
-        (
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            "2026/11/26/[$LATEST]0123456789abcdef0123456789abcdef".into(),
-        ),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
-        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".into()),
-        ("AWS_REGION", "ap-northeast-1".into()),
-        ("AWS_DEFAULT_REGION", "ap-northeast-1".into()),
-        ("_HANDLER", "bootstrap".into()),
-        ("TZ", ":UTC".into()),
-        ("LANG", "en_US.UTF-8".into()),
-        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
-        ("AWS_ACCESS_KEY_ID", "ASIAMOTOTESTKEY00001".into()),
-        ("AWS_SECRET_ACCESS_KEY", "moto-test-secret".into()),
-        ("AWS_SESSION_TOKEN", "moto-test-session-token".into()),
-        // Every AWS call goes to 127.0.0.1: moto, or a listener that only counts connections.
-        ("AWS_ENDPOINT_URL", endpoint.into()),
+    let name = format!("kenpo-web-{binary}");
+    let mut env: Vec<(String, String)> = kenpo_tests::runtime_stub::lambda_environment(&name, 128, std::path::Path::new("/var/task"), endpoint);
+    let template: Vec<(&str, String)> = vec![
         ("TABLE_NAME", table.into()),
         ("INSURER_NUMBERS", "06133946,63133946".into()),
         ("TERMS_VERSION", TERMS_VERSION.into()),
@@ -61,17 +38,18 @@ pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, S
         ("RUST_LOG", "info".into()),
         ("SESSION_KEY", SESSION_KEY.into()),
     ];
+    env.extend(template.into_iter().map(|(k, v)| (k.to_owned(), v)));
     if binary == "portal-entry" {
-        env.push(("SSO_JWT_SECRET", SSO_SECRET.into()));
+        env.push(("SSO_JWT_SECRET".into(), SSO_SECRET.into()));
     }
     if binary == "send-welcome-email" {
-        env.push(("SES_CONFIGURATION_SET", "kenpo-web-welcome".into()));
+        env.push(("SES_CONFIGURATION_SET".into(), "kenpo-web-welcome".into()));
     }
     // The CA of moto's TLS certificate (rustls-native-certs reads SSL_CERT_FILE).
     if let Ok(ca) = std::env::var("SSL_CERT_FILE") {
-        env.push(("SSL_CERT_FILE", ca));
+        env.push(("SSL_CERT_FILE".into(), ca));
     }
-    env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    env
 }
 
 pub use kenpo_tests::runtime_stub::http_event;
@@ -424,73 +402,12 @@ pub fn bootstraps(dir: &Path) -> BTreeMap<String, PathBuf> {
 }
 
 /// The SDK config for moto at `endpoint` (SSL_CERT_FILE names moto's CA when it speaks TLS).
-pub async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("ap-northeast-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "moto", "moto", None, None, "moto",
-        ))
-        .load()
-        .await
-}
+pub use kenpo_tests::moto_config_at as moto_config;
 
 /// A fresh table laid out as the template's (with its stream), and SES's sender identity.
 pub async fn moto_table(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        StreamSpecification, StreamViewType,
-    };
-    let config = moto_config(endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("{prefix}-{:08x}", rand::random::<u32>());
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("PK")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("SK")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("PK")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("SK")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table on moto");
-    let _ = aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity(SENDER_DOMAIN)
-        .send()
-        .await;
+    let (client, table) = kenpo_tests::moto_table_at(endpoint, prefix).await;
+    let _ = aws_sdk_sesv2::Client::new(&moto_config(endpoint).await).create_email_identity().email_identity(SENDER_DOMAIN).send().await;
     (client, table)
 }
 

@@ -175,17 +175,6 @@ impl Settings {
         }
     }
 
-    /// The verifier of the portal's hand-off tokens: the public key if one is set, else the
-    /// HS256 secret. Errors: `ConfigError` for an unusable key, or when neither is configured
-    /// (DESIGN.md: at least 32 bytes of secret).
-    pub fn handoff_verifier(&self) -> Result<crate::handoff::HandoffVerifier, ConfigError> {
-        match &self.sso_public_key {
-            Some((algorithm, pem)) => crate::handoff::HandoffVerifier::public_key(algorithm, pem.as_bytes()),
-            None if self.sso_jwt_secret.len() >= 32 => Ok(crate::handoff::HandoffVerifier::hs256(&self.sso_jwt_secret)),
-            None => Err(ConfigError { name: "SSO_JWT_SECRET", reason: "is required by the hand-off function (or SSO_JWT_PUBLIC_KEY)".into() }),
-        }
-    }
-
     /// Whether hand-off tokens can be verified (a secret or a public key is configured).
     pub fn handoff_configured(&self) -> bool {
         self.sso_public_key.is_some() || self.sso_jwt_secret.len() >= 32

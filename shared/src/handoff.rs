@@ -64,6 +64,17 @@ pub struct HandoffVerifier {
 }
 
 impl HandoffVerifier {
+    /// The verifier `settings` configure: the portal's public key if one is set, else the HS256
+    /// secret. Errors: `ConfigError` for an unusable key, or when neither is configured
+    /// (DESIGN.md: at least 32 bytes of secret).
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<Self, ConfigError> {
+        match &settings.sso_public_key {
+            Some((algorithm, pem)) => Self::public_key(algorithm, pem.as_bytes()),
+            None if settings.sso_jwt_secret.len() >= 32 => Ok(Self::hs256(&settings.sso_jwt_secret)),
+            None => Err(ConfigError { name: "SSO_JWT_SECRET", reason: "is required by the hand-off function (or SSO_JWT_PUBLIC_KEY)".into() }),
+        }
+    }
+
     pub fn hs256(secret: &[u8]) -> Self {
         Self::with(DecodingKey::from_secret(secret), Algorithm::HS256)
     }

@@ -40,6 +40,20 @@ pub async fn dynamo_app(settings: Settings, config: &aws_config::SdkConfig) -> R
     crate::app::App::new(settings, Arc::new(store), Arc::new(crate::clock::SystemClock)).map_err(init_failed)
 }
 
+/// The whole `main` of an API step (signup-status, verify-identity, record-consent,
+/// save-preferences, confirm-signup): logs, settings, the DynamoDB store, then `handler` for
+/// every API Gateway event. No other client is built.
+#[cfg(feature = "dynamodb")]
+pub async fn run_api<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Arc<crate::app::App>, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    init_tracing();
+    let app = dynamo_app(settings()?, &aws_config().await).await?;
+    serve_http(app, handler).await
+}
+
 /// The standard AWS configuration chain (`AWS_ENDPOINT_URL` for a local emulator).
 #[cfg(any(feature = "dynamodb", feature = "ses"))]
 pub async fn aws_config() -> aws_config::SdkConfig {

@@ -79,7 +79,7 @@ pub fn member(id: &str, insurer: &str, birth: &str) -> MemberProfile {
 pub async fn app_on(store: Arc<dyn SignupStore>, settings: Settings) -> TestApp {
     let clock = Arc::new(ManualClock::new(start_time()));
     let mailer = Arc::new(RecordingMailer::default());
-    let handoff = settings.handoff_verifier().unwrap();
+    let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).unwrap();
     let app = Arc::new(App::new(settings, store.clone(), clock.clone()).unwrap());
     let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), outbox: None });
     let router = kenpo::router::router(dev.clone()).unwrap();
@@ -101,6 +101,32 @@ pub fn request(method: &str, path: &str, body: Option<&str>, cookie: Option<&str
     builder.body(body.map_or(Body::Empty, |b| Body::Text(b.to_owned()))).unwrap()
 }
 
+/// `POST /sso` as the portal's page posts it (form field `token`).
+pub fn sso_request(token: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://kenpo.example/sso")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(format!("token={token}")))
+        .unwrap()
+}
+
+/// The raw `SIGNUP` item of `member` (strongly consistent), as the table's stream would carry it.
+pub async fn signup_item(client: &aws_sdk_dynamodb::Client, table: &str, member: &str) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(format!("MEMBER#{member}")))
+        .key("SK", AttributeValue::S("SIGNUP".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the signup item")
+        .item
+        .expect("the signup item exists")
+}
+
 pub fn json_of(response: &Response<Body>) -> Value {
     let bytes: &[u8] = match response.body() {
         Body::Text(t) => t.as_bytes(),
@@ -118,13 +144,7 @@ impl TestApp {
     /// Log in through `POST /sso` as the portal would; returns the `Cookie` header value.
     pub async fn login(&self, member_id: &str) -> String {
         let token = sign_hs256(&self.app.settings.sso_jwt_secret, member_id, self.clock.now().timestamp(), 120);
-        let req = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://kenpo.example/sso")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::Text(format!("token={token}")))
-            .unwrap();
-        let response = self.route(req).await;
+        let response = self.route(sso_request(&token)).await;
         assert_eq!(response.status(), 303, "hand-off for {member_id}");
         let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
         set_cookie.split(';').next().unwrap().to_owned()
@@ -168,18 +188,29 @@ pub fn moto_endpoint() -> String {
 }
 
 pub async fn moto_config() -> aws_config::SdkConfig {
+    moto_config_at(&moto_endpoint()).await
+}
+
+/// The SDK configuration for a moto server at `endpoint` (any credentials; Tokyo).
+pub async fn moto_config_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("ap-northeast-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("moto", "moto", None, None, "moto"))
         .load()
         .await
 }
 
-/// A fresh table on moto, laid out as the template's.
+/// A fresh table on the test script's moto, laid out as the template's.
 pub async fn moto_table(prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    let client = aws_sdk_dynamodb::Client::new(&moto_config().await);
+    moto_table_at(&moto_endpoint(), prefix).await
+}
+
+/// A fresh table on moto at `endpoint`, laid out as the template's (keys, stream with both
+/// images), named `<prefix>-<random>` so parallel tests never share one.
+pub async fn moto_table_at(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification, StreamViewType};
+    let client = aws_sdk_dynamodb::Client::new(&moto_config_at(endpoint).await);
     let table = format!("{prefix}-{:08x}", rand::random::<u32>());
     client
         .create_table()
@@ -189,6 +220,7 @@ pub async fn moto_table(prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
         .attribute_definitions(AttributeDefinition::builder().attribute_name("SK").attribute_type(ScalarAttributeType::S).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("SK").key_type(KeyType::Range).build().unwrap())
+        .stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().unwrap())
         .send()
         .await
         .expect("create table on moto");

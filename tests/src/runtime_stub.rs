@@ -325,6 +325,37 @@ impl Drop for RuntimeStub {
     }
 }
 
+/// What Lambda sets in a provided.al2023 execution environment for `function_name` (memory in
+/// MB, the code's folder), with the execution role's temporary credentials (moto accepts any)
+/// and every AWS call sent to `endpoint` on 127.0.0.1. The template's own variables come on top.
+pub fn lambda_environment(function_name: &str, memory_mb: u32, task_root: &std::path::Path, endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_FUNCTION_NAME", function_name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef".into()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+        ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".into()),
+        ("AWS_REGION", STUB_REGION.into()),
+        ("AWS_DEFAULT_REGION", STUB_REGION.into()),
+        ("_HANDLER", "bootstrap".into()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR", "/var/runtime".into()),
+        ("TZ", ":UTC".into()),
+        ("LANG", "en_US.UTF-8".into()),
+        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
+        ("AWS_ACCESS_KEY_ID", "ASIAMOTOTESTKEY00001".into()),
+        ("AWS_SECRET_ACCESS_KEY", "moto-test-secret".into()),
+        ("AWS_SESSION_TOKEN", "moto-test-session-token".into()),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 pub fn function_arn(function_name: &str) -> String {
     format!("arn:aws:lambda:{STUB_REGION}:{STUB_ACCOUNT}:function:{function_name}")
 }

@@ -85,13 +85,7 @@ async fn a_hand_off_fault_asks_to_come_back_and_a_new_token_works() {
         let r = rig().await;
         r.faults.fail_next(op, fault);
         let token = kenpo_shared::handoff::sign_hs256(&r.t.app.settings.sso_jwt_secret, "F1", kenpo_shared::clock::Clock::now(r.t.clock.as_ref()).timestamp(), 60);
-        let req = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://kenpo.example/sso")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(lambda_http::Body::Text(format!("token={token}")))
-            .unwrap();
-        let resp = r.t.route(req).await;
+        let resp = r.t.route(sso_request(&token)).await;
         assert_eq!(resp.status(), 503, "{op:?} {fault:?}");
         assert!(resp.headers().get("set-cookie").is_none());
         r.t.login("F1").await; // a new hand-off from the portal

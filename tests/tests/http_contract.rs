@@ -22,15 +22,6 @@ fn identity(insurer: &str, birth: &str) -> String {
     json!({ "insurerNumber": insurer, "birthDate": birth }).to_string()
 }
 
-fn sso_request(token: &str) -> lambda_http::Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri("https://kenpo.example/sso")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::Text(format!("token={token}")))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sso_sets_a_fresh_secure_session_and_sends_the_member_to_their_step() {
     let t = app_with_member().await;

@@ -181,32 +181,9 @@ impl Running {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // What Lambda sets in a provided.al2023 execution environment.
-        let lambda_env = [
-            ("AWS_LAMBDA_FUNCTION_NAME", f.name.clone()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", f.name)),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef".into()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
-            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".into()),
-            ("AWS_REGION", "ap-northeast-1".into()),
-            ("AWS_DEFAULT_REGION", "ap-northeast-1".into()),
-            ("_HANDLER", "bootstrap".into()),
-            ("LAMBDA_TASK_ROOT", path.parent().unwrap().display().to_string()),
-            ("LAMBDA_RUNTIME_DIR", "/var/runtime".into()),
-            ("TZ", ":UTC".into()),
-            ("LANG", "en_US.UTF-8".into()),
-            ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
-            // The execution role's temporary credentials (moto accepts any).
-            ("AWS_ACCESS_KEY_ID", "ASIAMOTOTESTKEY00001".into()),
-            ("AWS_SECRET_ACCESS_KEY", "moto-test-secret".into()),
-            ("AWS_SESSION_TOKEN", "moto-test-session-token".into()),
-            // Test only: every AWS call goes to moto on 127.0.0.1.
-            ("AWS_ENDPOINT_URL", moto_endpoint()),
-        ];
-        for (k, v) in lambda_env.iter().map(|(k, v)| (k.to_string(), v.clone())).chain(f.env.clone()) {
+        // What Lambda sets in a provided.al2023 execution environment; test only: every AWS call goes to moto.
+        let lambda_env = kenpo_tests::runtime_stub::lambda_environment(&f.name, 256, path.parent().unwrap(), &moto_endpoint());
+        for (k, v) in lambda_env.into_iter().chain(f.env.clone()) {
             if !without.contains(&k.as_str()) {
                 cmd.env(k, v);
             }

@@ -510,20 +510,7 @@ fn flow(args: &Args) {
             );
         }
         // The stream record of the completion, as the event source mapping delivers it.
-        let item = runtime.block_on(async {
-            use aws_sdk_dynamodb::types::AttributeValue;
-            client
-                .get_item()
-                .table_name(&table)
-                .key("PK", AttributeValue::S(format!("MEMBER#{id}")))
-                .key("SK", AttributeValue::S("SIGNUP".into()))
-                .consistent_read(true)
-                .send()
-                .await
-                .expect("signup item")
-                .item
-                .expect("signup item exists")
-        });
+        let item = runtime.block_on(kenpo_tests::signup_item(&client, &table, id));
         let r = call(
             "send-welcome-email",
             stream_event(&item_json(&item), &json!({}), id),

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_sdk_dynamodb::types::AttributeValue;
 use kenpo_bench::common::*;
 use kenpo_bench::counter::{CountingInterceptor, Tally};
 use kenpo_shared::App;
@@ -84,7 +83,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
     let mut settings = kenpo_tests::test_settings();
     settings.allowed_origins = vec![ORIGIN.into()];
     let mailer = Arc::new(kenpo_tests::RecordingMailer::default());
-    let handoff = settings.handoff_verifier().unwrap();
+    let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).unwrap();
     let app = App::new(settings, store.clone(), Arc::new(SystemClock)).unwrap();
     let members: Vec<(String, String)> =
         (0..n).map(|i| (format!("C{i:05}"), birth_of(i))).collect();
@@ -121,12 +120,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
         let secret = app.settings.sso_jwt_secret.clone();
         let token =
             kenpo_shared::handoff::sign_hs256(&secret, id, chrono::Utc::now().timestamp(), 120);
-        let sso = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri("https://kenpo.example/sso")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::Text(format!("token={token}")))
-            .unwrap();
+        let sso = kenpo_tests::sso_request(&token);
         let r = portal_entry::handle(&app, &handoff, sso).await;
         assert_eq!(r.status(), 303);
         let cookie = r.headers()["set-cookie"]
@@ -265,17 +259,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
                 );
                 // The completion's stream record (read without counting), as the event source
                 // mapping delivers it; the filter passes only COMPLETED signups.
-                let item = client
-                    .get_item()
-                    .table_name(&table)
-                    .key("PK", AttributeValue::S(format!("MEMBER#{id}")))
-                    .key("SK", AttributeValue::S("SIGNUP".into()))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .unwrap()
-                    .item
-                    .unwrap();
+                let item = kenpo_tests::signup_item(&client, &table, id).await;
                 counter.take();
                 let event: Event =
                     serde_json::from_value(stream_event(&item_json(&item), &json!({}), id))

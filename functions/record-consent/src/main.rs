@@ -1,11 +1,7 @@
-//! Lambda entry point: wiring only (settings, the DynamoDB store); the handler is `record_consent::handle`.
-
-use kenpo_shared::lambda;
+//! Lambda entry point: wiring only (settings, the DynamoDB store: `kenpo_shared::lambda::run_api`);
+//! the handler is `record_consent::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda::init_tracing();
-    let settings = lambda::settings()?;
-    let app = lambda::dynamo_app(settings, &lambda::aws_config().await).await?;
-    lambda::serve_http(app, |app, req| async move { record_consent::handle(&app, req).await }).await
+    kenpo_shared::lambda::run_api(|app, req| async move { record_consent::handle(&app, req).await }).await
 }

@@ -23,7 +23,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     if std::env::var_os("ALLOWED_ORIGINS").is_none() {
         settings.allowed_origins = vec![format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())];
     }
-    let handoff = settings.handoff_verifier().map_err(|e| e.to_string())?;
+    let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).map_err(|e| e.to_string())?;
     let mut aws_config = None;
     let (store, mailer, outbox, changes): (Arc<dyn SignupStore>, Arc<dyn Mailer>, _, _) = if options.aws {
         let config = kenpo_shared::lambda::aws_config().await;
