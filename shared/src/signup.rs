@@ -213,6 +213,110 @@ impl Transition {
     }
 }
 
+/// One field a blind write sets (see `BlindWrite`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Set {
+    State(Step),
+    FailedAttempts(u32),
+    LockedUntil(Option<DateTime<Utc>>),
+    TermsVersion(TermsVersion),
+    Email(Option<EmailAddress>),
+    EmailProblem(Option<EmailProblem>),
+    NotifyMedicalExpenses(bool),
+    CompletedAt(DateTime<Utc>),
+}
+
+impl SignupRecord {
+    /// The record with `sets` applied (what a blind write does to whatever is stored).
+    pub fn apply(&mut self, sets: &[Set]) {
+        for set in sets {
+            match set.clone() {
+                Set::State(step) => self.state = step,
+                Set::FailedAttempts(n) => self.failed_attempts = n,
+                Set::LockedUntil(t) => self.locked_until = t,
+                Set::TermsVersion(v) => self.terms_version = Some(v),
+                Set::Email(e) => self.email = e,
+                Set::EmailProblem(p) => self.email_problem = p,
+                Set::NotifyMedicalExpenses(b) => self.notify_medical_expenses = Some(b),
+                Set::CompletedAt(t) => self.completed_at = Some(t),
+            }
+        }
+    }
+}
+
+/// A transition decided without reading the record: one conditional write that applies only
+/// where the stored record is in one of `from` (and, for the identity check, not locked at
+/// `now`, and the member's profile holds the entered 保険者番号 and 生年月日). Where the condition
+/// fails, nothing is written and the caller takes the ordinary path (read, `decide`, write), which
+/// answers repeats and refusals. It saves the read on the member's path: DESIGN.md's "the
+/// condition is the expected current state". For every record it applies to, the result equals
+/// `decide`'s (a property test holds the two together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlindWrite {
+    /// The stored states it applies to; `None`: no record yet.
+    pub from: Vec<Option<Step>>,
+    /// The fields it sets (the version is bumped and `updated_at` set by the store).
+    pub sets: Vec<Set>,
+    /// Refused while `locked_until` is later than this (the identity check's lockout).
+    pub unlocked_at: Option<DateTime<Utc>>,
+    /// The profile must hold these (the identity check): insurer number, birth date.
+    pub profile_check: Option<(crate::domain::InsurerNumber, crate::domain::BirthDate)>,
+    /// Appended in the same transaction (the consent).
+    pub consent: Option<ConsentRecord>,
+    /// The step the member is on when it applied.
+    pub outcome: Step,
+}
+
+/// The blind write of `command`, where one exists (consent, preferences from 個人情報入力 or
+/// 入力確認, confirm; the identity check is `blind_identity`). Refusals (`refuse_early`) have none.
+pub fn decide_blind(member: &MemberId, command: &Command, now: DateTime<Utc>, policy: &Policy) -> Option<BlindWrite> {
+    if command.refuse_early(policy).is_some() {
+        return None;
+    }
+    let blind = |from: Vec<Option<Step>>, sets: Vec<Set>, consent: Option<ConsentRecord>, outcome: Step| BlindWrite { from, sets, unlocked_at: None, profile_check: None, consent, outcome };
+    match command {
+        Command::Consent { source_ip, .. } => {
+            let consent = ConsentRecord { member_id: member.clone(), terms_version: policy.terms_version.clone(), agreed_at: now, source_ip: source_ip.clone() };
+            Some(blind(vec![Some(Step::Consent)], vec![Set::State(Step::Preferences), Set::TermsVersion(policy.terms_version.clone())], Some(consent), Step::Preferences))
+        }
+        Command::SavePreferences(p) => Some(blind(
+            vec![Some(Step::Preferences), Some(Step::Confirm)],
+            vec![Set::State(Step::Confirm), Set::Email(p.email().cloned()), Set::EmailProblem(None), Set::NotifyMedicalExpenses(p.notify_medical_expenses())],
+            None,
+            Step::Confirm,
+        )),
+        Command::Confirm => Some(blind(vec![Some(Step::Confirm)], vec![Set::State(Step::Completed), Set::CompletedAt(now)], None, Step::Completed)),
+        _ => None,
+    }
+}
+
+/// The identity check's blind write: a member with no record yet, or on `Identity` and not
+/// locked at `now`, whose profile holds exactly `insurer_number` and `birth_date`, moves to
+/// `Consent`. Anything else (a mismatch to count, a lock, a repeat) takes the ordinary path.
+pub fn blind_identity(insurer_number: crate::domain::InsurerNumber, birth_date: crate::domain::BirthDate, now: DateTime<Utc>) -> BlindWrite {
+    BlindWrite {
+        from: vec![None, Some(Step::Identity)],
+        sets: vec![Set::State(Step::Consent), Set::FailedAttempts(0), Set::LockedUntil(None)],
+        unlocked_at: Some(now),
+        profile_check: Some((insurer_number, birth_date)),
+        consent: None,
+        outcome: Step::Consent,
+    }
+}
+
+impl BlindWrite {
+    /// Whether the write applies to `stored` at the time it was decided (the store's condition,
+    /// as the embedded store evaluates it; the profile is checked by the store).
+    pub fn applies_to(&self, stored: Option<&SignupRecord>) -> bool {
+        let state_ok = self.from.contains(&stored.map(|r| r.state));
+        let unlocked = match (self.unlocked_at, stored.and_then(|r| r.locked_until)) {
+            (Some(now), Some(until)) => until <= now,
+            _ => true,
+        };
+        state_ok && unlocked
+    }
+}
+
 /// The step a record is on. A completion before the onboarding cutoff counts as not done.
 pub fn current_step(record: &SignupRecord, policy: &Policy) -> Step {
     match (record.state, record.completed_at) {
@@ -524,6 +628,57 @@ mod tests {
         let old = Command::SettleWelcome { completed_at: completed_at - Duration::days(1), settlement: Settlement::Sent };
         assert_eq!(run(&claimed, old), Transition::stay(Outcome::Skipped("claim_gone")));
         assert_eq!(run(&on(Step::Confirm), Command::ClaimWelcome).outcome, Outcome::Skipped("not_completed"));
+    }
+
+    /// Every record a blind write applies to ends exactly as `decide` would leave it.
+    #[test]
+    fn a_blind_write_equals_the_decision_on_every_record_it_applies_to() {
+        use crate::domain::{BirthDate, InsurerNumber};
+        let member = MemberId::parse("M1").unwrap();
+        let commands = [consent(true, "2026-11-01"), prefs(Some("taro@example.jp"), true), prefs(None, false), Command::Confirm];
+        let identity = blind_identity(InsurerNumber::parse("06133946").unwrap(), BirthDate::from_compact("19810403").unwrap(), now());
+        let mut checked = 0;
+        for step in Step::ALL {
+            for (email, problem, notify, locked, attempts) in [
+                (None, None, None, None, 0),
+                (EmailAddress::parse_optional("old@example.jp").unwrap(), Some(EmailProblem::Bounced), Some(true), Some(now() - Duration::seconds(1)), 4),
+                (EmailAddress::parse_optional("old@example.jp").unwrap(), Some(EmailProblem::Complained), Some(false), Some(now() + Duration::seconds(60)), 5),
+            ] {
+                let mut r = on(step);
+                (r.email, r.email_problem, r.notify_medical_expenses, r.locked_until, r.failed_attempts) = (email, problem, notify, locked, attempts);
+                for command in commands.iter() {
+                    let blind = decide_blind(&member, command, now(), &policy()).expect("blind");
+                    if !blind.applies_to(Some(&r)) {
+                        continue;
+                    }
+                    let decided = run(&r, command.clone());
+                    let mut applied = r.clone();
+                    applied.apply(&blind.sets);
+                    assert_eq!(Some(&applied), decided.write.as_ref().map(|w| &w.record), "{step:?} {command:?}");
+                    assert_eq!(decided.write.as_ref().and_then(|w| w.consent.clone()), blind.consent);
+                    assert_eq!(decided.outcome, Outcome::Step(blind.outcome));
+                    checked += 1;
+                }
+                if identity.applies_to(Some(&r)) {
+                    let decided = run(&r, Command::VerifyIdentity { matches: true });
+                    let mut applied = r.clone();
+                    applied.apply(&identity.sets);
+                    assert_eq!(Some(&applied), decided.write.as_ref().map(|w| &w.record), "identity from {step:?}");
+                    assert_eq!(decided.outcome, Outcome::Step(identity.outcome));
+                    checked += 1;
+                }
+            }
+        }
+        // A member with no record yet: the identity check creates it as decide would.
+        let fresh = SignupRecord::new(member.clone(), now());
+        let mut applied = fresh.clone();
+        applied.apply(&identity.sets);
+        assert_eq!(Some(&applied), run(&fresh, Command::VerifyIdentity { matches: true }).write.as_ref().map(|w| &w.record));
+        assert!(identity.applies_to(None));
+        assert!(checked >= 12, "{checked}");
+        // Refusals and background commands have no blind write.
+        assert!(decide_blind(&member, &consent(false, "2026-11-01"), now(), &policy()).is_none());
+        assert!(decide_blind(&member, &Command::ClaimWelcome, now(), &policy()).is_none());
     }
 
     #[test]

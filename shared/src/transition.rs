@@ -5,7 +5,7 @@
 
 use crate::clock::Clock;
 use crate::domain::MemberId;
-use crate::signup::{Command, Outcome, Policy, SignupRecord, decide};
+use crate::signup::{Command, Outcome, Policy, SignupRecord, decide, decide_blind};
 use crate::store::{Expect, SignupStore, StoreError, WriteError};
 
 /// How often a command re-decides after losing a race before giving up (`Contended`).
@@ -99,4 +99,19 @@ pub async fn apply(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, 
     }
     tracing::warn!(code = "transition_contended", "gave up after repeated lost races");
     Err(ApplyError::Contended)
+}
+
+/// A member's step on its fast path: the command's blind write (`crate::signup::decide_blind`:
+/// one conditional request, no read) where it has one; where its condition fails (a repeat, a
+/// wrong step, another tab), the ordinary loop from one read decides and answers.
+///
+/// Errors: as `apply`.
+pub async fn apply_step(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, member: &MemberId, command: &Command) -> Result<Outcome, ApplyError> {
+    let now = clock.now();
+    if let Some(blind) = decide_blind(member, command, now, policy) {
+        if store.put_signup_blind(member, &blind, now).await? {
+            return Ok(Outcome::Step(blind.outcome));
+        }
+    }
+    Ok(apply(store, clock, policy, member, Start::Read, command).await?.outcome)
 }

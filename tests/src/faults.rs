@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kenpo_shared::domain::MemberId;
-use kenpo_shared::store::{ConsentRecord, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError};
+use kenpo_shared::store::{BlindWrite, ConsentRecord, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -15,6 +15,8 @@ pub enum Op {
     GetSignup,
     PutSignup,
     PutSignupWithConsent,
+    /// A step's one conditional write without a read (`put_signup_blind`).
+    PutSignupBlind,
     ClaimToken,
 }
 
@@ -105,6 +107,15 @@ impl SignupStore for FaultyStore {
         match after {
             Some(f) => Err(WriteError::Store(f.error())),
             None => Ok(()),
+        }
+    }
+
+    async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let after = self.before(Op::PutSignupBlind).await?;
+        let written = self.inner.put_signup_blind(member, write, now).await?;
+        match after {
+            Some(f) => Err(f.error()),
+            None => Ok(written),
         }
     }
 

@@ -24,10 +24,10 @@ async fn rig() -> Rig {
 
 fn steps() -> Vec<(&'static str, &'static str, Option<String>, Op, &'static str)> {
     vec![
-        ("POST", "/api/signup/identity", Some(json!({"insurerNumber": "06133946", "birthDate": "19810403"}).to_string()), Op::PutSignup, "consent"),
-        ("POST", "/api/signup/consent", Some(json!({"termsVersion": "2026-11-01", "agreed": true}).to_string()), Op::PutSignupWithConsent, "preferences"),
-        ("PUT", "/api/signup/preferences", Some(json!({"email": "taro@example.jp", "notifyMedicalExpenses": true}).to_string()), Op::PutSignup, "confirm"),
-        ("POST", "/api/signup/confirm", None, Op::PutSignup, "completed"),
+        ("POST", "/api/signup/identity", Some(json!({"insurerNumber": "06133946", "birthDate": "19810403"}).to_string()), Op::PutSignupBlind, "consent"),
+        ("POST", "/api/signup/consent", Some(json!({"termsVersion": "2026-11-01", "agreed": true}).to_string()), Op::PutSignupBlind, "preferences"),
+        ("PUT", "/api/signup/preferences", Some(json!({"email": "taro@example.jp", "notifyMedicalExpenses": true}).to_string()), Op::PutSignupBlind, "confirm"),
+        ("POST", "/api/signup/confirm", None, Op::PutSignupBlind, "completed"),
     ]
 }
 
@@ -38,14 +38,16 @@ fn assert_retryable(r: &lambda_http::Response<lambda_http::Body>, what: &str) {
     assert!(message.contains("しばらくしてから"), "{what}: a Japanese retry message, got {message}");
 }
 
-/// Every step × every fault (before the read, before the write, after the write): 503, then a retry succeeds.
+/// Every step × every fault (before the step's one write, after it; before the read a repeated
+/// step makes): 503, then a retry succeeds.
 #[tokio::test]
 async fn every_step_survives_every_store_fault() {
     let mut injected = 0;
     for fault in [Fault::Throttle, Fault::Timeout, Fault::ServerError, Fault::AfterWrite] {
         for (i, (_, _, _, write_op, _)) in steps().into_iter().enumerate() {
             for op in [Op::GetSignup, write_op] {
-                if fault == Fault::AfterWrite && op == Op::GetSignup {
+                // No read to fail after; and a repeated preferences save is itself a blind write.
+                if op == Op::GetSignup && (fault == Fault::AfterWrite || i == 2) {
                     continue;
                 }
                 let r = rig().await;
@@ -55,6 +57,11 @@ async fn every_step_survives_every_store_fault() {
                     assert_eq!(json_of(&resp)["step"], expected);
                 }
                 let (method, path, body, _, expected) = steps().into_iter().nth(i).unwrap();
+                if op == Op::GetSignup {
+                    // The step went through; its repeat (a double click) takes the read path.
+                    let first = r.t.call(method, path, body.as_deref(), &cookie).await;
+                    assert_eq!(json_of(&first)["step"], expected);
+                }
                 let before = r.t.store.get_signup(&MemberId::parse("F1").unwrap()).await.unwrap();
                 r.faults.fail_next(op, fault);
                 let failed = r.t.call(method, path, body.as_deref(), &cookie).await;
@@ -76,7 +83,7 @@ async fn every_step_survives_every_store_fault() {
             }
         }
     }
-    assert_eq!(injected, 28, "every planned fault was injected");
+    assert_eq!(injected, 25, "every planned fault was injected");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use kenpo_shared::contract::{StepReply, member_outcome};
 use kenpo_shared::http::{api_preamble, body_bytes, json_body, ok_json, respond};
 use kenpo_shared::signup::Command;
-use kenpo_shared::transition::{Start, apply};
+use kenpo_shared::transition::apply_step;
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -24,8 +24,8 @@ async fn confirm(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     if !body_bytes(req).is_empty() {
         let _: ConfirmInput = json_body(app, req)?;
     }
-    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Read, &Command::Confirm).await?;
-    let step = member_outcome(applied.outcome)?;
+    let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, &Command::Confirm).await?;
+    let step = member_outcome(outcome)?;
     tracing::info!(code = "signup_completed", member = %session.member_id, "onboarding completed (or confirmed again)");
     Ok(ok_json(&StepReply::new(step)))
 }

@@ -4,7 +4,7 @@
 use kenpo_shared::contract::{StepReply, member_outcome};
 use kenpo_shared::http::{api_preamble, json_body, ok_json, respond, source_ip};
 use kenpo_shared::signup::Command;
-use kenpo_shared::transition::{Start, apply};
+use kenpo_shared::transition::apply_step;
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -24,6 +24,6 @@ async fn consent(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let session = api_preamble(app, req)?;
     let input: ConsentInput = json_body(app, req)?;
     let command = Command::Consent { agreed: input.agreed, terms_version: input.terms_version, source_ip: source_ip(req) };
-    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Read, &command).await?;
-    Ok(ok_json(&StepReply::new(member_outcome(applied.outcome)?)))
+    let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, &command).await?;
+    Ok(ok_json(&StepReply::new(member_outcome(outcome)?)))
 }

@@ -5,7 +5,7 @@ use kenpo_shared::contract::{PreferencesReply, SavedPreferencesReply, member_out
 use kenpo_shared::domain::{EmailAddress, Preferences};
 use kenpo_shared::http::{api_preamble, json_body, ok_json, respond};
 use kenpo_shared::signup::Command;
-use kenpo_shared::transition::{Start, apply};
+use kenpo_shared::transition::apply_step;
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -33,7 +33,7 @@ async fn save(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let preferences = parse(&input)?;
     let shown = PreferencesReply::of(&preferences);
     let command = Command::SavePreferences(preferences);
-    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Read, &command).await?;
-    let step = member_outcome(applied.outcome)?;
+    let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, &command).await?;
+    let step = member_outcome(outcome)?;
     Ok(ok_json(&SavedPreferencesReply { step: step.as_str(), preferences: shown }))
 }

@@ -15,12 +15,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 
-use super::{ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use crate::signup::Set;
 use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step, TermsVersion};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -62,6 +62,82 @@ impl DynamoStore {
     /// the extra read costs nothing that matters.
     async fn current_after_conflict(&self, id: &MemberId) -> Result<Option<Box<SignupRecord>>, StoreError> {
         Ok(self.get_signup(id).await?.map(Box::new))
+    }
+}
+
+/// A blind write as DynamoDB expressions: every attribute through a `#aN` name and `:vN` value.
+struct BlindExpression {
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl BlindExpression {
+    fn new(write: &BlindWrite, now: DateTime<Utc>) -> Self {
+        let mut e = Self { update: String::new(), condition: String::new(), names: HashMap::new(), values: HashMap::new() };
+        let mut set: Vec<String> = Vec::new();
+        let mut remove: Vec<String> = Vec::new();
+        for change in &write.sets {
+            let (attribute, value) = match change {
+                Set::State(step) => ("state", Some(s(step.stored()))),
+                Set::FailedAttempts(n) => ("failedAttempts", Some(self::n(n))),
+                Set::LockedUntil(t) => ("lockedUntil", t.map(|t| s(format_time(t)))),
+                Set::TermsVersion(v) => ("termsVersion", Some(s(v.as_str()))),
+                Set::Email(a) => ("email", a.as_ref().map(|a| s(a.as_str()))),
+                Set::EmailProblem(p) => ("emailProblem", p.map(|p| s(p.as_str()))),
+                Set::NotifyMedicalExpenses(b) => ("notifyMedicalExpenses", Some(AttributeValue::Bool(*b))),
+                Set::CompletedAt(t) => ("completedAt", Some(s(format_time(*t)))),
+            };
+            let name = e.name(attribute);
+            match value {
+                Some(v) => {
+                    let value = e.value(v);
+                    set.push(format!("{name} = {value}"));
+                }
+                None => remove.push(name),
+            }
+        }
+        let (version, updated, zero, one, at) = (e.name("version"), e.name("updatedAt"), e.value(n(0)), e.value(n(1)), e.value(s(format_time(now))));
+        set.push(format!("{version} = if_not_exists({version}, {zero}) + {one}"));
+        set.push(format!("{updated} = {at}"));
+        e.update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            e.update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let state = e.name("state");
+        let mut from: Vec<String> = Vec::new();
+        for step in &write.from {
+            match step {
+                None => from.push("attribute_not_exists(PK)".into()),
+                Some(step) => {
+                    let v = e.value(s(step.stored()));
+                    from.push(format!("{state} = {v}"));
+                }
+            }
+        }
+        e.condition = format!("({})", from.join(" OR "));
+        if let Some(at) = write.unlocked_at {
+            let locked = e.name("lockedUntil");
+            let v = e.value(s(format_time(at)));
+            e.condition.push_str(&format!(" AND (attribute_not_exists({locked}) OR {locked} <= {v})"));
+        }
+        e
+    }
+
+    fn name(&mut self, attribute: &str) -> String {
+        if let Some((k, _)) = self.names.iter().find(|(_, v)| v.as_str() == attribute) {
+            return k.clone();
+        }
+        let k = format!("#a{}", self.names.len());
+        self.names.insert(k.clone(), attribute.to_owned());
+        k
+    }
+
+    fn value(&mut self, v: AttributeValue) -> String {
+        let k = format!(":v{}", self.values.len());
+        self.values.insert(k.clone(), v);
+        k
     }
 }
 
@@ -381,6 +457,83 @@ impl SignupStore for DynamoStore {
                         }
                     }
                     _ => Err(WriteError::Store(store_error)),
+                }
+            }
+        }
+    }
+
+    async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let e = BlindExpression::new(write, now);
+        let key = [("PK".to_owned(), s(member_pk(member))), ("SK".to_owned(), s("SIGNUP"))];
+        if write.consent.is_none() && write.profile_check.is_none() {
+            // One UpdateItem.
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.into_iter().collect()))
+                .update_expression(e.update)
+                .condition_expression(e.condition)
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(true),
+                Err(err) => {
+                    let store_error = unavailable(&err);
+                    match err.into_service_error() {
+                        UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                        _ => Err(store_error),
+                    }
+                }
+            };
+        }
+        // One TransactWriteItems: the update, with the consent appended and/or the profile checked.
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key.into_iter().collect()))
+            .update_expression(e.update)
+            .condition_expression(e.condition)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut request = self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
+        if let Some(consent) = &write.consent {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(encode_consent(consent)))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some((insurer, birth)) = &write.profile_check {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("PK", s(member_pk(member)))
+                .key("SK", s("PROFILE"))
+                .condition_expression("#i = :i AND #b = :b")
+                .expression_attribute_names("#i", "insurerNumber")
+                .expression_attribute_names("#b", "birthDate")
+                .expression_attribute_values(":i", s(insurer.as_str()))
+                .expression_attribute_values(":b", s(birth.compact()))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let store_error = unavailable(&err);
+                match err.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c)
+                        if c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
+                    {
+                        Ok(false)
+                    }
+                    _ => Err(store_error),
                 }
             }
         }

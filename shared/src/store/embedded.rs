@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{ConsentRecord, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError};
+use super::{BlindWrite, ConsentRecord, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError};
 use crate::domain::MemberId;
 
 #[derive(Default)]
@@ -62,11 +62,16 @@ impl EmbeddedStore {
             let old = t.signups.insert(record.member_id.clone(), record.clone());
             SignupChange { old, new: record.clone() }
         };
+        self.announce(change);
+        Ok(())
+    }
+
+    /// Hand a committed change to the listener, as the table's stream would.
+    fn announce(&self, change: SignupChange) {
         if let Some(tx) = self.changes.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             // The listener may be gone when the server shuts down; the write still stands.
             let _ = tx.send(change);
         }
-        Ok(())
     }
 }
 
@@ -94,6 +99,37 @@ impl SignupStore for EmbeddedStore {
 
     async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError> {
         self.write(record, expect, Some(consent))
+    }
+
+    async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let change = {
+            let mut t = self.tables();
+            if let Some((insurer, birth)) = &write.profile_check {
+                let holds = t.members.get(member).is_some_and(|p| p.insurer_number == *insurer && p.birth_date == *birth);
+                if !holds {
+                    return Ok(false);
+                }
+            }
+            let stored = t.signups.get(member);
+            if !write.applies_to(stored) {
+                return Ok(false);
+            }
+            let mut record = stored.cloned().unwrap_or_else(|| SignupRecord::new(member.clone(), now));
+            record.apply(&write.sets);
+            record.version += 1;
+            record.updated_at = now;
+            if let Some(consent) = &write.consent {
+                let list = t.consents.entry(consent.member_id.clone()).or_default();
+                if list.iter().any(|c| c.agreed_at == consent.agreed_at) {
+                    return Ok(false);
+                }
+                list.push(consent.clone());
+            }
+            let old = t.signups.insert(member.clone(), record.clone());
+            SignupChange { old, new: record }
+        };
+        self.announce(change);
+        Ok(true)
     }
 
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError> {
