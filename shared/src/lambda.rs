@@ -10,15 +10,12 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 
 use crate::config::{ConfigError, Settings};
 
-/// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default info). Never logs bodies.
+/// Logs as `lambda_runtime` sets them up (its `init_default_subscriber`): JSON lines to stdout
+/// when the function's log format is JSON (the template's `LoggingConfig`), the level from
+/// Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`) or `RUST_LOG` (default INFO), each
+/// line inside the invocation's span (its request id). Never logs bodies.
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_current_span(false)
-        .without_time()
-        .with_target(false)
-        .try_init();
+    lambda_http::tracing::init_default_subscriber();
 }
 
 /// An init failure, logged once with its stable code; the runtime reports it to
