@@ -51,8 +51,11 @@ if [ "$BUILD" = 1 ]; then
     done
     # The baseline alone, so nothing but lambda_http and tokio is in it.
     cargo lambda build --release -p kenpo-bench --no-default-features --bin bench-baseline 2>&1 | tail -n1
-    # verify-identity with the DynamoDB connection opened at init, and without the SES client.
-    cargo lambda build --release -p kenpo-bench --no-default-features --features variant --bin bench-prewarm --bin bench-nomail 2>&1 | tail -n1
+    # verify-identity with the DynamoDB connection opened at init.
+    cargo lambda build --release -p kenpo-bench --no-default-features --features variant --bin bench-prewarm 2>&1 | tail -n1
+    # The by-the-book function (its own workspace, default SDK features), on the project's lock file.
+    cp Cargo.lock bench/bythebook/Cargo.lock
+    cargo lambda build --release --manifest-path bench/bythebook/Cargo.toml --lambda-dir "$LAMBDA_DIR" 2>&1 | tail -n1
     echo "== release bootstraps built in $((SECONDS - t))s"
 fi
 cargo build -q -p kenpo-bench --bin kenpo-coldstart --bin kenpo-cost

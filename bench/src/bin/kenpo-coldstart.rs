@@ -105,10 +105,10 @@ fn cold(args: &Args) {
     let runs = args.num("runs", 11) as usize;
     let mut fns = bootstraps(&dir);
     assert!(!fns.is_empty(), "no bootstraps in {}", dir.display());
-    // verify-identity without the SES client, when built (the measurement behind a proposed change).
-    let nomail = dir.join("bench-nomail/bootstrap");
-    if nomail.exists() {
-        fns.insert("bench-nomail".into(), nomail);
+    // The by-the-book function (default features, a client built in main), when built.
+    let bythebook = dir.join("bench-bythebook/bootstrap");
+    if bythebook.exists() {
+        fns.insert("bench-bythebook".into(), bythebook);
     }
     let sentinel = Sentinel::start();
     let base_env = function_env("bench-baseline", "kenpo-bench", &sentinel.addr);
@@ -123,12 +123,8 @@ fn cold(args: &Args) {
             let before = sentinel.count();
             let b = cold_start(&baseline, &base_env, &base_event, None, timeout)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let event_of = if name == "bench-nomail" {
-                "verify-identity"
-            } else {
-                name.as_str()
-            };
-            let f = cold_start(path, &env, &offline_event(event_of), None, timeout)
+            let event = if name == "bench-bythebook" { base_event.clone() } else { offline_event(name) };
+            let f = cold_start(path, &env, &event, None, timeout)
                 .unwrap_or_else(|e| panic!("{e}"));
             let connections = sentinel.count() - before;
             if run == 0 {
@@ -243,15 +239,12 @@ fn db(args: &Args) {
     let limit = CpuLimit::new("kenpo-bench", quota, period)
         .unwrap_or_else(|e| panic!("cgroup: {e} (run as root with a cpu controller)"));
     eprintln!("kenpo-coldstart: CPU limit: {}", limit.description);
-    let mut variants: Vec<(&str, PathBuf)> = vec![
+    let variants: Vec<(&str, PathBuf)> = vec![
         ("bench-baseline", baseline),
         ("verify-identity", dir.join("verify-identity/bootstrap")),
         ("verify-identity + connection at init", prewarm),
     ];
-    let nomail = dir.join("bench-nomail/bootstrap");
-    if nomail.exists() {
-        variants.push(("verify-identity without SES client", nomail));
-    }
+
     let mut next_member = 0;
     let mut rows = Vec::new();
     println!(
