@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint the SAM template with cfn-lint and the serverless rules (cfn-lint-serverless).
+# Lint the SAM template with cfn-lint and the serverless rules (cfn-lint-serverless), and check that
+# its Fn::ForEach loops expand to the resources recorded in tests/fixtures/template-resources.json.
 # Usage: scripts/lint-template.sh [VENV_DIR]   (default: .venv at the repository root)
 # Installs cfn-lint and cfn-lint-serverless into the virtualenv if they are missing.
 set -euo pipefail
@@ -21,3 +22,7 @@ fi
 cd "$ROOT"
 "$VENV/bin/cfn-lint" -a cfn_lint_serverless.rules -t infra/template.yaml
 echo "cfn-lint: infra/template.yaml OK"
+# The Fn::ForEach loops expand to the recorded resources (cfn-lint's PyYAML is all it needs).
+# After an intended change to what is deployed: scripts/expand-template.py > tests/fixtures/template-resources.json
+"$VENV/bin/python" scripts/expand-template.py infra/template.yaml | diff -u tests/fixtures/template-resources.json -
+echo "expand-template: infra/template.yaml deploys the resources of tests/fixtures/template-resources.json"

@@ -68,11 +68,12 @@ echo "sam-build: sam build ($ARCH) done in $((SECONDS - t2))s"
 
 # Every function built, for the right machine; sizes as `sam deploy` will upload them (zip, deflate).
 "$VENV/bin/python" - "$BUILD_DIR" "$ELF_MACHINE" "$ARCH" "$ROOT/infra/template.yaml" <<'PY' | tee "$ROOT/target/sam-build-$ARCH.txt"
-import io, os, re, struct, sys, zipfile
+import io, json, os, re, struct, subprocess, sys, zipfile
 build, machine, arch, template = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-from samcli.yamlhelper import yaml_parse  # the SAM CLI's own reader (knows !Ref, !Sub, ...)
-# Logical id -> binary, from the template (Metadata: BuildProperties: Binary: <name>).
-resources = yaml_parse(open(template, encoding="utf-8").read())["Resources"]
+# Logical id -> binary, from the template's resources as deployed (its Fn::ForEach loops expanded)
+# (Metadata: BuildProperties: Binary: <name>).
+expand = os.path.join(os.path.dirname(os.path.dirname(template)), "scripts", "expand-template.py")
+resources = json.loads(subprocess.run([sys.executable, expand, template], check=True, capture_output=True, text=True).stdout)
 binaries = {
     logical_id: r["Metadata"]["BuildProperties"]["Binary"]
     for logical_id, r in resources.items()

@@ -4,7 +4,7 @@
 # 127.0.0.1, builds the workspace once (dev profile, one target dir) and runs:
 #   1. cargo test --workspace  (unit, property, handler, store contract on embedded + DynamoDB/moto,
 #      SES v2/moto, welcome mail, dev server end to end, routes = template)
-#   2. cfn-lint on infra/template.yaml
+#   2. cfn-lint on infra/template.yaml, and its expansion against tests/fixtures/template-resources.json
 #   3. the screens in headless Chromium (Playwright + axe-core)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,6 +1,7 @@
 //! The SAM template is the one route table: the dev server serves it (and hosts every function
 //! it routes to); every function crate is in the template; the stream filter is the code's rule;
-//! no IAM wildcard.
+//! no IAM wildcard; its Fn::ForEach loops expand to the resources recorded in
+//! tests/fixtures/template-resources.json. Every test reads the template as deployed (expanded).
 
 use std::collections::BTreeSet;
 
@@ -8,9 +9,10 @@ use kenpo::routes::{Route, routes};
 use kenpo_tests::*;
 use serde_yaml::Value;
 
+/// infra/template.yaml with its Fn::ForEach loops expanded, as CloudFormation deploys it.
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
-    serde_yaml::from_str(&std::fs::read_to_string(path).expect("infra/template.yaml")).expect("template is YAML")
+    kenpo::routes::expanded(&serde_yaml::from_str(&std::fs::read_to_string(path).expect("infra/template.yaml")).expect("template is YAML"))
 }
 
 fn functions(t: &Value) -> Vec<(String, Value)> {
@@ -319,6 +321,73 @@ fn only_the_hand_off_function_holds_the_portal_secret() {
         let has = f["Properties"]["Environment"]["Variables"].get("SSO_JWT_SECRET").is_some();
         assert_eq!(has, binary(&f) == "portal-entry", "{name}");
     }
+}
+
+/// A template value as CloudFormation's JSON (what scripts/expand-template.py prints): short tags
+/// in their long form (`!Ref X` as `{"Ref": "X"}`, `!Sub s` as `{"Fn::Sub": "s"}`), `Fn::GetAtt`
+/// `A.B` as `["A", "B"]`.
+fn cloudformation_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    let intrinsic = |name: &str, arg: &Value| -> Json {
+        let arg = match (name, arg) {
+            ("Fn::GetAtt", Value::String(a)) => Json::Array(a.splitn(2, '.').map(|p| Json::String(p.to_owned())).collect()),
+            _ => cloudformation_json(arg),
+        };
+        Json::Object([(name.to_owned(), arg)].into_iter().collect())
+    };
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                u.into()
+            } else if let Some(i) = n.as_i64() {
+                i.into()
+            } else {
+                n.as_f64().and_then(serde_json::Number::from_f64).map_or(Json::Null, Json::Number)
+            }
+        }
+        Value::String(s) => Json::String(s.clone()),
+        Value::Sequence(items) => Json::Array(items.iter().map(cloudformation_json).collect()),
+        Value::Mapping(m) => match m.iter().next() {
+            Some((Value::String(k), arg)) if m.len() == 1 && k == "Fn::GetAtt" => intrinsic(k, arg),
+            _ => Json::Object(
+                m.iter()
+                    .map(|(k, x)| {
+                        let key = k.as_str().map(str::to_owned).unwrap_or_else(|| serde_yaml::to_string(k).unwrap().trim_end().to_owned());
+                        (key, cloudformation_json(x))
+                    })
+                    .collect(),
+            ),
+        },
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            intrinsic(&if name == "Ref" || name == "Condition" { name.to_owned() } else { format!("Fn::{name}") }, &t.value)
+        }
+    }
+}
+
+/// The loops write the repeated resources once; what CloudFormation deploys is still what the
+/// template deployed before the loops, resource for resource and property for property. The fixture is
+/// `scripts/expand-template.py` run on that template; after an intended change to what is deployed,
+/// regenerate it (`scripts/expand-template.py > tests/fixtures/template-resources.json`) and review
+/// its diff.
+#[test]
+fn the_template_deploys_the_same_resources_as_before() {
+    let expected: serde_json::Value = serde_json::from_str(include_str!("../fixtures/template-resources.json")).expect("the fixture is JSON");
+    let raw: Value = serde_yaml::from_str(kenpo::routes::TEMPLATE).unwrap();
+    assert!(raw["Resources"].as_mapping().unwrap().keys().any(|k| k.as_str().is_some_and(|k| k.starts_with("Fn::ForEach::"))), "the test covers the expansion");
+    let t = template();
+    assert_eq!(kenpo::routes::expanded(&t), t, "expanding an expanded template changes nothing");
+    let actual = cloudformation_json(&t["Resources"]);
+    let (expected, actual) = (expected.as_object().unwrap(), actual.as_object().unwrap());
+    let ids: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    let differing: Vec<&&String> = ids.iter().filter(|id| expected.get(id.as_str()) != actual.get(id.as_str())).collect();
+    for id in &differing {
+        eprintln!("{id}\n  fixture:  {}\n  template: {}", serde_json::to_string(&expected.get(id.as_str())).unwrap(), serde_json::to_string(&actual.get(id.as_str())).unwrap());
+    }
+    assert!(differing.is_empty(), "resources that differ from tests/fixtures/template-resources.json: {differing:?}");
 }
 
 #[test]
