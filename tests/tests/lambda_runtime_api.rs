@@ -38,9 +38,9 @@ const ORIGIN_PARAM: &str = "https://kenpo.example";
 // would with the test's parameter values.
 // ---------------------------------------------------------------------------------------------
 
+/// The deployed template, its `Fn::ForEach` loops expanded (the same one the dev server reads).
 fn template() -> Yaml {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
-    serde_yaml::from_str(&std::fs::read_to_string(path).expect("infra/template.yaml")).expect("template is YAML")
+    kenpo::routes::template().expect("infra/template.yaml").clone()
 }
 
 #[derive(Clone)]
