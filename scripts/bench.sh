@@ -74,7 +74,7 @@ if [ ! -f "$TLS/server.pem" ]; then
 fi
 export SSL_CERT_FILE="$TLS/ca.pem"
 MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" -c "$TLS/server.pem" -k "$TLS/server.key" > "$ROOT/target/bench-moto.log" 2>&1 &
+"$VENV/bin/python" scripts/moto-server.py -H 127.0.0.1 -p "$MOTO_PORT" -c "$TLS/server.pem" -k "$TLS/server.key" > "$ROOT/target/bench-moto.log" 2>&1 &
 MOTO_PID=$!
 trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
 ENDPOINT="https://127.0.0.1:$MOTO_PORT"

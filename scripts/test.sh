@@ -24,7 +24,8 @@ fi
 
 step "moto server on 127.0.0.1"
 MOTO_PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$ROOT/target/moto.log" 2>&1 &
+# moto with its DynamoDB transactions made atomic and isolated (scripts/moto-server.py says why).
+"$VENV/bin/python" scripts/moto-server.py -H 127.0.0.1 -p "$MOTO_PORT" > "$ROOT/target/moto.log" 2>&1 &
 MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -406,7 +406,7 @@ pub use kenpo_tests::moto_config_at as moto_config;
 
 /// A fresh table laid out as the template's (with its stream), and SES's sender identity.
 pub async fn moto_table(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
-    let (client, table) = kenpo_tests::moto_table_at(endpoint, prefix).await;
+    let (client, table) = kenpo_tests::moto_table_at(endpoint, prefix, true).await;
     let _ = aws_sdk_sesv2::Client::new(&moto_config(endpoint).await).create_email_identity().email_identity(SENDER_DOMAIN).send().await;
     (client, table)
 }

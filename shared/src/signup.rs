@@ -245,75 +245,57 @@ impl SignupRecord {
 }
 
 /// A transition decided without reading the record: one conditional write that applies only
-/// where the stored record is in one of `from` (and, for the identity check, not locked at
-/// `now`, and the member's profile holds the entered 保険者番号 and 生年月日). Where the condition
-/// fails, nothing is written and the caller takes the ordinary path (read, `decide`, write), which
-/// answers repeats and refusals. It saves the read on the member's path: DESIGN.md's "the
-/// condition is the expected current state". For every record it applies to, the result equals
-/// `decide`'s (a property test holds the two together).
+/// where the stored record is in one of `from`. Where the condition fails, nothing is written and
+/// the caller takes the ordinary path (read, `decide`, write), which answers repeats and
+/// refusals. It saves the read on the member's path: DESIGN.md's "the condition is the expected
+/// current state". For every record it applies to, the result equals `decide`'s (a property test
+/// holds the two together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlindWrite {
-    /// The stored states it applies to; `None`: no record yet.
-    pub from: Vec<Option<Step>>,
+    /// The stored states it applies to.
+    pub from: Vec<Step>,
     /// The fields it sets (the version is bumped and `updated_at` set by the store).
     pub sets: Vec<Set>,
-    /// Refused while `locked_until` is later than this (the identity check's lockout).
-    pub unlocked_at: Option<DateTime<Utc>>,
-    /// The profile must hold these (the identity check): insurer number, birth date.
-    pub profile_check: Option<(crate::domain::InsurerNumber, crate::domain::BirthDate)>,
     /// Appended in the same transaction (the consent).
     pub consent: Option<ConsentRecord>,
     /// The step the member is on when it applied.
     pub outcome: Step,
 }
 
-/// The blind write of `command`, where one exists (consent, preferences from 個人情報入力 or
-/// 入力確認, confirm; the identity check is `blind_identity`). Refusals (`refuse_early`) have none.
+/// The blind write of `command`, where one exists: consent, preferences from 個人情報入力 or
+/// 入力確認, confirm. The identity check has none (it needs the profile, read in the same Query as
+/// the record), nor do refusals (`refuse_early`) and background commands. Every one applies to an
+/// existing record only (the identity check creates it).
 pub fn decide_blind(member: &MemberId, command: &Command, now: DateTime<Utc>, policy: &Policy) -> Option<BlindWrite> {
     if command.refuse_early(policy).is_some() {
         return None;
     }
-    let blind = |from: Vec<Option<Step>>, sets: Vec<Set>, consent: Option<ConsentRecord>, outcome: Step| BlindWrite { from, sets, unlocked_at: None, profile_check: None, consent, outcome };
     match command {
         Command::Consent { source_ip, .. } => {
             let consent = ConsentRecord { member_id: member.clone(), terms_version: policy.terms_version.clone(), agreed_at: now, source_ip: source_ip.clone() };
-            Some(blind(vec![Some(Step::Consent)], vec![Set::State(Step::Preferences), Set::TermsVersion(policy.terms_version.clone())], Some(consent), Step::Preferences))
+            Some(BlindWrite {
+                from: vec![Step::Consent],
+                sets: vec![Set::State(Step::Preferences), Set::TermsVersion(policy.terms_version.clone())],
+                consent: Some(consent),
+                outcome: Step::Preferences,
+            })
         }
-        Command::SavePreferences(p) => Some(blind(
-            vec![Some(Step::Preferences), Some(Step::Confirm)],
-            vec![Set::State(Step::Confirm), Set::Email(p.email().cloned()), Set::EmailProblem(None), Set::NotifyMedicalExpenses(p.notify_medical_expenses())],
-            None,
-            Step::Confirm,
-        )),
-        Command::Confirm => Some(blind(vec![Some(Step::Confirm)], vec![Set::State(Step::Completed), Set::CompletedAt(now)], None, Step::Completed)),
+        Command::SavePreferences(p) => Some(BlindWrite {
+            from: vec![Step::Preferences, Step::Confirm],
+            sets: vec![Set::State(Step::Confirm), Set::Email(p.email().cloned()), Set::EmailProblem(None), Set::NotifyMedicalExpenses(p.notify_medical_expenses())],
+            consent: None,
+            outcome: Step::Confirm,
+        }),
+        Command::Confirm => Some(BlindWrite { from: vec![Step::Confirm], sets: vec![Set::State(Step::Completed), Set::CompletedAt(now)], consent: None, outcome: Step::Completed }),
         _ => None,
     }
 }
 
-/// The identity check's blind write: a member with no record yet, or on `Identity` and not
-/// locked at `now`, whose profile holds exactly `insurer_number` and `birth_date`, moves to
-/// `Consent`. Anything else (a mismatch to count, a lock, a repeat) takes the ordinary path.
-pub fn blind_identity(insurer_number: crate::domain::InsurerNumber, birth_date: crate::domain::BirthDate, now: DateTime<Utc>) -> BlindWrite {
-    BlindWrite {
-        from: vec![None, Some(Step::Identity)],
-        sets: vec![Set::State(Step::Consent), Set::FailedAttempts(0), Set::LockedUntil(None)],
-        unlocked_at: Some(now),
-        profile_check: Some((insurer_number, birth_date)),
-        consent: None,
-        outcome: Step::Consent,
-    }
-}
-
 impl BlindWrite {
-    /// Whether the write applies to `stored` at the time it was decided (the store's condition,
-    /// as the embedded store evaluates it; the profile is checked by the store).
+    /// Whether the write applies to `stored` (the store's condition, as the embedded store
+    /// evaluates it): an existing record in one of `from`.
     pub fn applies_to(&self, stored: Option<&SignupRecord>) -> bool {
-        let state_ok = self.from.contains(&stored.map(|r| r.state));
-        let unlocked = match (self.unlocked_at, stored.and_then(|r| r.locked_until)) {
-            (Some(now), Some(until)) => until <= now,
-            _ => true,
-        };
-        state_ok && unlocked
+        stored.is_some_and(|r| self.from.contains(&r.state))
     }
 }
 
@@ -633,10 +615,8 @@ mod tests {
     /// Every record a blind write applies to ends exactly as `decide` would leave it.
     #[test]
     fn a_blind_write_equals_the_decision_on_every_record_it_applies_to() {
-        use crate::domain::{BirthDate, InsurerNumber};
         let member = MemberId::parse("M1").unwrap();
         let commands = [consent(true, "2026-11-01"), prefs(Some("taro@example.jp"), true), prefs(None, false), Command::Confirm];
-        let identity = blind_identity(InsurerNumber::parse("06133946").unwrap(), BirthDate::from_compact("19810403").unwrap(), now());
         let mut checked = 0;
         for step in Step::ALL {
             for (email, problem, notify, locked, attempts) in [
@@ -659,25 +639,13 @@ mod tests {
                     assert_eq!(decided.outcome, Outcome::Step(blind.outcome));
                     checked += 1;
                 }
-                if identity.applies_to(Some(&r)) {
-                    let decided = run(&r, Command::VerifyIdentity { matches: true });
-                    let mut applied = r.clone();
-                    applied.apply(&identity.sets);
-                    assert_eq!(Some(&applied), decided.write.as_ref().map(|w| &w.record), "identity from {step:?}");
-                    assert_eq!(decided.outcome, Outcome::Step(identity.outcome));
-                    checked += 1;
-                }
             }
         }
-        // A member with no record yet: the identity check creates it as decide would.
-        let fresh = SignupRecord::new(member.clone(), now());
-        let mut applied = fresh.clone();
-        applied.apply(&identity.sets);
-        assert_eq!(Some(&applied), run(&fresh, Command::VerifyIdentity { matches: true }).write.as_ref().map(|w| &w.record));
-        assert!(identity.applies_to(None));
         assert!(checked >= 12, "{checked}");
-        // Refusals and background commands have no blind write.
+        // No record yet: nothing applies. Refusals, the identity check and background commands have no blind write.
+        assert!(!decide_blind(&member, &Command::Confirm, now(), &policy()).unwrap().applies_to(None));
         assert!(decide_blind(&member, &consent(false, "2026-11-01"), now(), &policy()).is_none());
+        assert!(decide_blind(&member, &Command::VerifyIdentity { matches: true }, now(), &policy()).is_none());
         assert!(decide_blind(&member, &Command::ClaimWelcome, now(), &policy()).is_none());
     }
 

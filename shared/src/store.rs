@@ -94,10 +94,10 @@ pub trait SignupStore: Send + Sync {
     async fn put_signup(&self, record: &SignupRecord, expect: Expect) -> Result<(), WriteError>;
     /// Write `record` and append `consent`, both or neither.
     async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError>;
-    /// Apply `write` to `member`'s signup record in one conditional request, without reading it,
-    /// if its condition holds (`BlindWrite::applies_to`, and the profile check). The version is
-    /// bumped (1 for a new record) and `updated_at` set to `now`. `Ok(false)`: the condition
-    /// failed and nothing was written (the caller then takes the ordinary path).
+    /// Apply `write` to `member`'s existing signup record in one conditional request, without
+    /// reading it, if its condition holds (`BlindWrite::applies_to`). The version is bumped and
+    /// `updated_at` set to `now`. `Ok(false)`: the condition failed and nothing was written (the
+    /// caller then takes the ordinary path).
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError>;
 

@@ -201,14 +201,15 @@ pub async fn moto_config_at(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// A fresh table on the test script's moto, laid out as the template's.
+/// A fresh table on the test script's moto, laid out as the template's (without its stream: moto
+/// keeps every stream record in memory and copies all tables on every transaction).
 pub async fn moto_table(prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
-    moto_table_at(&moto_endpoint(), prefix).await
+    moto_table_at(&moto_endpoint(), prefix, false).await
 }
 
-/// A fresh table on moto at `endpoint`, laid out as the template's (keys, stream with both
-/// images), named `<prefix>-<random>` so parallel tests never share one.
-pub async fn moto_table_at(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
+/// A fresh table on moto at `endpoint`, laid out as the template's (keys; with `stream`, the
+/// stream with both images), named `<prefix>-<random>` so parallel tests never share one.
+pub async fn moto_table_at(endpoint: &str, prefix: &str, stream: bool) -> (aws_sdk_dynamodb::Client, String) {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification, StreamViewType};
     let client = aws_sdk_dynamodb::Client::new(&moto_config_at(endpoint).await);
     let table = format!("{prefix}-{:08x}", rand::random::<u32>());
@@ -220,7 +221,7 @@ pub async fn moto_table_at(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::C
         .attribute_definitions(AttributeDefinition::builder().attribute_name("SK").attribute_type(ScalarAttributeType::S).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("SK").key_type(KeyType::Range).build().unwrap())
-        .stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().unwrap())
+        .set_stream_specification(stream.then(|| StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().unwrap()))
         .send()
         .await
         .expect("create table on moto");

@@ -143,46 +143,36 @@ async fn profile_and_signup_are_read_together(store: Arc<dyn SignupStore>) {
     assert_eq!(store.get_member_and_signup(&id("NOBODY")).await.unwrap(), (None, None));
 }
 
-/// A blind write applies only where its condition holds, bumps the version, and sets exactly
-/// its fields (an absent value removes the attribute).
+/// A blind write applies only to an existing record in one of its states, bumps the version,
+/// and sets exactly its fields (an absent value removes the attribute).
 async fn blind_writes_apply_only_where_their_condition_holds(store: Arc<dyn SignupStore>) {
-    use kenpo_shared::domain::{BirthDate, InsurerNumber, Preferences};
-    use kenpo_shared::signup::{Command, Policy, blind_identity, decide_blind};
+    use kenpo_shared::domain::Preferences;
+    use kenpo_shared::signup::{Command, Policy, decide_blind};
     let policy = Policy { terms_version: TermsVersion::parse("2026-11-01").unwrap(), onboarding_cutoff: chrono::NaiveDate::from_ymd_opt(2022, 8, 1).unwrap(), lockout_attempts: 5, lockout_seconds: 1800 };
     let m = id("X1");
-    store.put_members(&[member("X1", "06133946", "19810403")]).await.unwrap();
-    let identity = |birth: &str, now| blind_identity(InsurerNumber::parse("06133946").unwrap(), BirthDate::from_compact(birth).unwrap(), now);
-    assert!(!store.put_signup_blind(&m, &identity("19800101", at(1)), at(1)).await.unwrap(), "a wrong birth date writes nothing");
-    assert_eq!(store.get_signup(&m).await.unwrap(), None);
-    assert!(store.put_signup_blind(&m, &identity("19810403", at(1)), at(1)).await.unwrap());
-    let r = store.get_signup(&m).await.unwrap().unwrap();
-    assert_eq!((r.state, r.version, r.updated_at, r.failed_attempts), (Step::Consent, 1, at(1), 0));
-    assert!(!store.put_signup_blind(&m, &identity("19810403", at(2)), at(2)).await.unwrap(), "a repeat: not on Identity any more");
     let consent = Command::Consent { agreed: true, terms_version: "2026-11-01".into(), source_ip: Some("192.0.2.1".into()) };
-    let blind = decide_blind(&m, &consent, at(2), &policy).unwrap();
-    assert!(store.put_signup_blind(&m, &blind, at(2)).await.unwrap());
-    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &consent, at(3), &policy).unwrap(), at(3)).await.unwrap());
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &consent, at(1), &policy).unwrap(), at(1)).await.unwrap(), "no record: nothing written");
+    assert_eq!(store.get_signup(&m).await.unwrap(), None, "a blind write never creates the record");
+    assert!(store.list_consents(&m).await.unwrap().is_empty());
+    let mut r = first("X1");
+    r.state = Step::Consent;
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    assert!(store.put_signup_blind(&m, &decide_blind(&m, &consent, at(2), &policy).unwrap(), at(2)).await.unwrap());
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &consent, at(3), &policy).unwrap(), at(3)).await.unwrap(), "a repeat");
     assert_eq!(store.list_consents(&m).await.unwrap().len(), 1, "the repeat appended nothing");
+    let r = store.get_signup(&m).await.unwrap().unwrap();
+    assert_eq!((r.state, r.version, r.updated_at, r.terms_version.as_ref().map(TermsVersion::as_str)), (Step::Preferences, 2, at(2), Some("2026-11-01")));
     let prefs = |email: Option<&str>, notify| Command::SavePreferences(Preferences::new(email.map(|e| EmailAddress::from_stored(e).unwrap()), notify).unwrap());
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(3), &policy).unwrap(), at(3)).await.unwrap(), "a step out of order");
     assert!(store.put_signup_blind(&m, &decide_blind(&m, &prefs(Some("taro@example.jp"), true), at(3), &policy).unwrap(), at(3)).await.unwrap());
     // From 入力確認 (戻る): the address removed, the choice changed.
     assert!(store.put_signup_blind(&m, &decide_blind(&m, &prefs(None, false), at(4), &policy).unwrap(), at(4)).await.unwrap());
     let r = store.get_signup(&m).await.unwrap().unwrap();
-    assert_eq!((r.state, r.version, r.email, r.notify_medical_expenses, r.terms_version.as_ref().map(TermsVersion::as_str)), (Step::Confirm, 4, None, Some(false), Some("2026-11-01")));
+    assert_eq!((r.state, r.version, r.email, r.notify_medical_expenses), (Step::Confirm, 4, None, Some(false)));
     assert!(store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(5), &policy).unwrap(), at(5)).await.unwrap());
     assert!(!store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(6), &policy).unwrap(), at(6)).await.unwrap());
     let r = store.get_signup(&m).await.unwrap().unwrap();
     assert_eq!((r.state, r.version, r.completed_at), (Step::Completed, 5, Some(at(5))));
-    // A locked member: the identity check's blind write never applies until the lock ends.
-    let mut locked = first("X2");
-    locked.locked_until = Some(at(8));
-    locked.failed_attempts = 5;
-    store.put_signup(&locked, Expect::Absent).await.unwrap();
-    store.put_members(&[member("X2", "06133946", "19810403")]).await.unwrap();
-    assert!(!store.put_signup_blind(&id("X2"), &identity("19810403", at(7)), at(7)).await.unwrap());
-    assert!(store.put_signup_blind(&id("X2"), &identity("19810403", at(8)), at(8)).await.unwrap());
-    let r = store.get_signup(&id("X2")).await.unwrap().unwrap();
-    assert_eq!((r.state, r.locked_until, r.failed_attempts, r.version), (Step::Consent, None, 0, 2));
 }
 
 /// Through the real identity handler: concurrent wrong attempts are all counted (no lost update).

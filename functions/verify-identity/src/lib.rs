@@ -4,7 +4,7 @@
 use kenpo_shared::contract::{ErrorCode, StepReply, member_outcome};
 use kenpo_shared::domain::{BirthDate, InsurerNumber};
 use kenpo_shared::http::{api_preamble, json_body, ok_json, respond};
-use kenpo_shared::signup::{Command, Outcome, SignupError, blind_identity};
+use kenpo_shared::signup::{Command, Outcome, SignupError};
 use kenpo_shared::store::MemberProfile;
 use kenpo_shared::transition::{Start, apply};
 use kenpo_shared::{ApiError, App};
@@ -59,14 +59,7 @@ async fn verify(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let session = api_preamble(app, req)?;
     let input: IdentityInput = json_body(app, req)?;
     let identity = parse(app, &input)?;
-    // The fast path: one conditional write that checks the profile itself (no read).
-    let now = app.clock.now();
-    let blind = blind_identity(identity.insurer_number.clone(), identity.birth_date.clone(), now);
-    if app.store.put_signup_blind(&session.member_id, &blind, now).await? {
-        return Ok(ok_json(&StepReply::new(blind.outcome)));
-    }
-    // A mismatch to count, a lock, a repeat: the profile and the signup record in one request;
-    // the record is where the loop starts.
+    // The profile and the signup record in one request; the record is where the loop starts.
     let (profile, signup) = app.store.get_member_and_signup(&session.member_id).await?;
     let command = Command::VerifyIdentity { matches: matches(profile.as_ref(), &identity) };
     let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Known(signup), &command).await?;

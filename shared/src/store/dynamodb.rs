@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 
 use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
@@ -98,30 +98,17 @@ impl BlindExpression {
                 None => remove.push(name),
             }
         }
-        let (version, updated, zero, one, at) = (e.name("version"), e.name("updatedAt"), e.value(n(0)), e.value(n(1)), e.value(s(format_time(now))));
-        set.push(format!("{version} = if_not_exists({version}, {zero}) + {one}"));
+        let (version, updated, one, at) = (e.name("version"), e.name("updatedAt"), e.value(n(1)), e.value(s(format_time(now))));
+        set.push(format!("{version} = {version} + {one}"));
         set.push(format!("{updated} = {at}"));
         e.update = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             e.update.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
+        // An existing record (UpdateItem would create one) in one of the expected states.
         let state = e.name("state");
-        let mut from: Vec<String> = Vec::new();
-        for step in &write.from {
-            match step {
-                None => from.push("attribute_not_exists(PK)".into()),
-                Some(step) => {
-                    let v = e.value(s(step.stored()));
-                    from.push(format!("{state} = {v}"));
-                }
-            }
-        }
-        e.condition = format!("({})", from.join(" OR "));
-        if let Some(at) = write.unlocked_at {
-            let locked = e.name("lockedUntil");
-            let v = e.value(s(format_time(at)));
-            e.condition.push_str(&format!(" AND (attribute_not_exists({locked}) OR {locked} <= {v})"));
-        }
+        let from: Vec<String> = write.from.iter().map(|step| e.value(s(step.stored()))).collect();
+        e.condition = format!("attribute_exists(PK) AND {state} IN ({})", from.join(", "));
         e
     }
 
@@ -465,7 +452,7 @@ impl SignupStore for DynamoStore {
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let e = BlindExpression::new(write, now);
         let key = [("PK".to_owned(), s(member_pk(member))), ("SK".to_owned(), s("SIGNUP"))];
-        if write.consent.is_none() && write.profile_check.is_none() {
+        let Some(consent) = &write.consent else {
             // One UpdateItem.
             let result = self
                 .client
@@ -488,8 +475,8 @@ impl SignupStore for DynamoStore {
                     }
                 }
             };
-        }
-        // One TransactWriteItems: the update, with the consent appended and/or the profile checked.
+        };
+        // One TransactWriteItems: the update and the consent appended.
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key.into_iter().collect()))
@@ -499,30 +486,17 @@ impl SignupStore for DynamoStore {
             .set_expression_attribute_values(Some(e.values))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut request = self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
-        if let Some(consent) = &write.consent {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(encode_consent(consent)))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            request = request.transact_items(TransactWriteItem::builder().put(put).build());
-        }
-        if let Some((insurer, birth)) = &write.profile_check {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key("PK", s(member_pk(member)))
-                .key("SK", s("PROFILE"))
-                .condition_expression("#i = :i AND #b = :b")
-                .expression_attribute_names("#i", "insurerNumber")
-                .expression_attribute_names("#b", "birthDate")
-                .expression_attribute_values(":i", s(insurer.as_str()))
-                .expression_attribute_values(":b", s(birth.compact()))
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
-        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode_consent(consent)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build());
         match request.send().await {
             Ok(_) => Ok(true),
             Err(err) => {

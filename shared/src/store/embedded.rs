@@ -104,17 +104,8 @@ impl SignupStore for EmbeddedStore {
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let change = {
             let mut t = self.tables();
-            if let Some((insurer, birth)) = &write.profile_check {
-                let holds = t.members.get(member).is_some_and(|p| p.insurer_number == *insurer && p.birth_date == *birth);
-                if !holds {
-                    return Ok(false);
-                }
-            }
-            let stored = t.signups.get(member);
-            if !write.applies_to(stored) {
-                return Ok(false);
-            }
-            let mut record = stored.cloned().unwrap_or_else(|| SignupRecord::new(member.clone(), now));
+            let Some(stored) = t.signups.get(member).filter(|r| write.applies_to(Some(r))) else { return Ok(false) };
+            let mut record = stored.clone();
             record.apply(&write.sets);
             record.version += 1;
             record.updated_at = now;
