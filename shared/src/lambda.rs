@@ -10,12 +10,26 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 
 use crate::config::{ConfigError, Settings};
 
-/// Logs as `lambda_runtime` sets them up (its `init_default_subscriber`): JSON lines to stdout
-/// when the function's log format is JSON (the template's `LoggingConfig`), the level from
-/// Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`) or `RUST_LOG` (default INFO), each
-/// line inside the invocation's span (its request id). Never logs bodies.
+/// Logs as `lambda_runtime`'s `init_default_subscriber` sets them up (JSON lines to stdout when the
+/// function's log format is JSON, as the template's `LoggingConfig` makes it; the level from
+/// Lambda's advanced logging controls `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, default INFO; each
+/// line inside the invocation's span, with its request id), with one difference: the runtime's own
+/// crates never log below INFO, because at TRACE `lambda_runtime` logs every raw event (a birth
+/// date, a session cookie). Never logs bodies.
 pub fn init_tracing() {
-    lambda_http::tracing::init_default_subscriber();
+    use lambda_http::tracing::subscriber::EnvFilter;
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = level.ok().and_then(|l| l.parse::<LevelFilter>().ok()).unwrap_or(LevelFilter::INFO);
+    let mut filter = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
+    for quiet in ["lambda_runtime=info", "lambda_http=info", "lambda_runtime_api_client=info"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let logs = lambda_http::tracing::subscriber::fmt().with_target(false).without_time().with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json { logs.json().try_init() } else { logs.try_init() };
 }
 
 /// An init failure, logged once with its stable code; the runtime reports it to

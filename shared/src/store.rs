@@ -1,9 +1,10 @@
 //! The `SignupStore` port: members, the signup state machine's record, consents, used tokens.
 //!
-//! Every signup write is ONE conditional write: `Expect::Absent` (create) or `Expect::Version(v)`
-//! (the record is still the one the caller read, so its state is the expected one). A failed
-//! condition is a domain outcome (`WriteError::Conflict`) carrying the current record, so callers
-//! tell "already there" (answer 200 again) from "wrong state" (409).
+//! Every signup write is ONE conditional write: `put_signup` with `Expect::Absent` (create) or
+//! `Expect::Version(v)` (the record is still the one the caller read), whose failed condition is a
+//! domain outcome (`WriteError::Conflict`) carrying the current record, so callers tell "already
+//! there" (answer 200 again) from "wrong state" (409); or `put_signup_blind`, conditioned on the
+//! expected stored state without a read, answering `false` when that condition fails.
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

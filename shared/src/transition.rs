@@ -17,7 +17,9 @@ pub enum Start {
     /// Read the record first (one strongly consistent read).
     Read,
     /// The record as already read (`None`: there is none yet), e.g. from the query that also
-    /// fetched the member's profile, or from a stream image. A stale one only costs a lost race.
+    /// fetched the member's profile, or from a stream image. Where `decide` writes, a stale one
+    /// only costs a lost race (then the loop reads); where it decides not to write, it answers
+    /// from this record as given.
     Known(Option<SignupRecord>),
 }
 

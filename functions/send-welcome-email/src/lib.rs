@@ -74,7 +74,8 @@ pub async fn handle_stream(app: &App, mailer: &dyn Mailer, event: Event) -> Dyna
             Err(e) => Err(WelcomeError::Store(e)),
         };
         if let Err(e) = result {
-            tracing::error!(code = e.code(), error = %e, "welcome mail not settled; the record is retried, then dead-lettered");
+            // The code only: a provider's error text can name the recipient.
+            tracing::error!(code = e.code(), "welcome mail not settled; the record is retried, then dead-lettered");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -83,9 +84,11 @@ pub async fn handle_stream(app: &App, mailer: &dyn Mailer, event: Event) -> Dyna
     response
 }
 
-/// Send the welcome mail for this change if it is due. The claim starts from the change's new
-/// image (no read); a duplicate or stale delivery loses the conditional write and finds the
-/// completion already claimed.
+/// Send the welcome mail for this change if it is due: a transition into `Completed`
+/// (`SignupChange::is_completion`) whose image has an address. The claim starts from the change's
+/// new image (no read); a duplicate or stale delivery loses the conditional write, reads the record
+/// and finds the completion already claimed. The image decides alone when it calls for no mail (no
+/// address at completion: a member who adds one later gets no welcome mail).
 ///
 /// Exactly once, or reported: the completion is claimed (conditional write) before sending and
 /// settled after. A send that surely failed gives the claim back (the retry sends); a send
@@ -116,8 +119,9 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
             tracing::info!(code = "welcome_sent", member = %member, "welcome mail sent");
             Ok(Outcome::Sent)
         }
-        Err(MailError::Rejected(reason)) => {
-            tracing::error!(code = "welcome_rejected", member = %member, reason = %reason, "welcome mail refused; address marked");
+        Err(MailError::Rejected(_)) => {
+            // Not the provider's text: SES names the refused address in it.
+            tracing::error!(code = "welcome_rejected", member = %member, "welcome mail refused; address marked");
             settle(app, claimed, completed_at, Settlement::Rejected).await;
             Ok(Outcome::Rejected)
         }

@@ -366,25 +366,35 @@ impl SignupStore for DynamoStore {
     }
 
     async fn get_member_and_signup(&self, id: &MemberId) -> Result<(Option<MemberProfile>, Option<SignupRecord>), StoreError> {
-        // `CONSENT#…` < `PROFILE` < `SIGNUP`: one page from `PROFILE` on holds both items.
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(member_pk(id)))
-            .expression_attribute_values(":from", s("PROFILE"))
-            .expression_attribute_values(":to", s("SIGNUP"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let (mut profile, mut signup) = (None, None);
-        for item in out.items() {
-            match get_s(item, "SK") {
-                Some("PROFILE") => profile = Some(decode_member(item)?),
-                Some("SIGNUP") => signup = Some(decode_signup(item)?),
-                _ => {}
+        // `CONSENT#…` < `PROFILE` < `SIGNUP`: the two items and whatever sorts between them. One
+        // page holds both unless items between them pass 1 MB: then the next pages are read too.
+        let mut profile = None;
+        let mut signup = None;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(member_pk(id)))
+                .expression_attribute_values(":from", s("PROFILE"))
+                .expression_attribute_values(":to", s("SIGNUP"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            for item in out.items() {
+                match get_s(item, "SK") {
+                    Some("PROFILE") => profile = Some(decode_member(item)?),
+                    Some("SIGNUP") => signup = Some(decode_signup(item)?),
+                    _ => {}
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || signup.is_some() {
+                break;
             }
         }
         Ok((profile, signup))
