@@ -248,7 +248,7 @@ fn db(args: &Args) {
     let mut next_member = 0;
     let mut rows = Vec::new();
     println!(
-        "First request after a cold start: POST /api/signup/identity (GetItem member, GetItem signup, PutItem signup) on moto at {endpoint}; medians of {runs} runs (ms)."
+        "First request after a cold start: POST /api/signup/identity (Query of profile and signup, PutItem signup) on moto at {endpoint}; medians of {runs} runs (ms)."
     );
     println!(
         "{:<38} {:<12} {:>9} {:>12} {:>12} {:>9}",
