@@ -91,7 +91,12 @@ pub fn check_origin(app: &App, req: &Request) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // Exactly one Origin (browsers send one; a second one is not ours to choose between).
+    let mut origins = req.headers().get_all(header::ORIGIN).iter();
+    let origin = match (origins.next(), origins.next()) {
+        (Some(v), None) => v.to_str().unwrap_or(""),
+        _ => "",
+    };
     if app.settings.allowed_origins.iter().any(|o| o == origin) {
         Ok(())
     } else {

@@ -87,6 +87,13 @@ fn routes_outside_the_table_and_foreign_origins_are_refused() {
     let (_, _, cookie) = hand_off(&server, &token_for(&server, "D0002"));
     let r = server.agent().get(&format!("{}/nowhere", server.base)).call();
     assert!(matches!(r, Err(ureq::Error::Status(404, _))));
+    // A declared body over the limit is refused at once, without waiting for it.
+    let mut stream = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut stream, b"PUT /api/signup/preferences HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n").unwrap();
+    let mut answer = [0u8; 12];
+    std::io::Read::read_exact(&mut stream, &mut answer).expect("an answer before the body");
+    assert_eq!(&answer, b"HTTP/1.1 413");
     let r = server.agent().delete(&format!("{}/api/signup", server.base)).call();
     match r {
         Err(ureq::Error::Status(405, resp)) => assert_eq!(resp.header("allow"), Some("GET, HEAD")),

@@ -300,6 +300,9 @@ async fn malformed_oversized_wrong_type_and_foreign_requests() {
     foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
     let r = t.route(foreign).await;
     assert_eq!((r.status().as_u16(), error_code(&r)), (403, "cross_origin".into()));
+    let mut twice = request("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), Some(&c));
+    twice.headers_mut().append("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(error_code(&t.route(twice).await), "cross_origin", "ours and another: not ours");
     let mut missing = request("PUT", "/api/signup/preferences", Some("{}"), Some(&c));
     missing.headers_mut().remove("origin");
     assert_eq!(error_code(&t.route(missing).await), "cross_origin");

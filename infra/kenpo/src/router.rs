@@ -128,6 +128,11 @@ async fn json_method_not_allowed(response: axum::response::Response) -> axum::re
 /// As API Gateway (HTTP API, payload 2.0) hands a request to a function, with the source IP.
 async fn to_lambda(req: axum::extract::Request) -> Result<Request, Response<Body>> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    // A declared length over the limit is refused at once, before waiting for a body.
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_READ_BYTES as u64) {
+        return Err(ApiError::too_large().into_response());
+    }
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_READ_BYTES).await {
         Ok(b) => b,

@@ -45,7 +45,10 @@ pub async fn seed(store: &dyn SignupStore) -> Result<(), StoreError> {
         record.version = 1;
         record.state = Step::Completed;
         record.completed_at = Some(at);
+        // Welcomed back then: the mail of that completion went out (no claim left open).
         record.welcome_mail_for = Some(at);
+        record.welcome_claimed_at = Some(at);
+        record.welcome_sent_at = Some(at);
         record.email = EmailAddress::from_stored(&format!("{}@example.jp", d.id.to_ascii_lowercase()));
         record.notify_medical_expenses = Some(true);
         match store.put_signup(&record, Expect::Absent).await {
