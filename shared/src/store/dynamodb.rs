@@ -56,6 +56,16 @@ impl DynamoStore {
         put.build().unwrap_or_else(|_| unreachable!("table name and item are set"))
     }
 
+    /// The append-only consent item's Put (never over an existing one).
+    fn consent_put(&self, consent: &ConsentRecord) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode_consent(consent)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     /// On a lost condition, the record as it is now: read again, strongly consistent. The item a
     /// failed condition returns (ALL_OLD) is not used for decisions: under concurrent writers it
     /// was seen to disagree with the stored record (moto), and a lost race is rare enough that
@@ -133,6 +143,12 @@ fn condition_for(expect: Expect) -> (&'static str, Option<AttributeValue>) {
         Expect::Absent => ("attribute_not_exists(PK)", None),
         Expect::Version(v) => ("#v = :v", Some(AttributeValue::N(v.to_string()))),
     }
+}
+
+/// A cancelled transaction that lost a condition, or collided with another transaction on the same
+/// item at the same moment (both may be cancelled): a lost race either way, not an outage.
+fn lost_race(c: &aws_sdk_dynamodb::types::error::TransactionCanceledException) -> bool {
+    c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
 }
 
 /// `Ok` when a put lost its condition (a domain outcome); any other failure is the store's.
@@ -421,12 +437,7 @@ impl SignupStore for DynamoStore {
     }
 
     async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError> {
-        let consent_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode_consent(consent)))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let consent_put = self.consent_put(consent)?;
         let result = self
             .client
             .transact_write_items()
@@ -443,11 +454,7 @@ impl SignupStore for DynamoStore {
                         // A lost condition, or another transaction on the same item at the same
                         // moment (both may be cancelled): a lost race either way. The record is
                         // read again: a cancellation's item is not a reliable "current".
-                        let lost_race = c
-                            .cancellation_reasons()
-                            .iter()
-                            .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")));
-                        if lost_race {
+                        if lost_race(&c) {
                             Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
                         } else {
                             Err(WriteError::Store(store_error))
@@ -496,12 +503,7 @@ impl SignupStore for DynamoStore {
             .set_expression_attribute_values(Some(e.values))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode_consent(consent)))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let put = self.consent_put(consent)?;
         let request = self
             .client
             .transact_write_items()
@@ -512,11 +514,7 @@ impl SignupStore for DynamoStore {
             Err(err) => {
                 let store_error = unavailable(&err);
                 match err.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(c)
-                        if c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))) =>
-                    {
-                        Ok(false)
-                    }
+                    TransactWriteItemsError::TransactionCanceledException(c) if lost_race(&c) => Ok(false),
                     _ => Err(store_error),
                 }
             }
