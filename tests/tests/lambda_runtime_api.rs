@@ -218,6 +218,21 @@ impl Running {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The first log line containing `text`, waiting for the reader thread (the process writes it
+    /// before it answers, but the pipe is read on another thread).
+    fn wait_log(&self, text: &str) -> Option<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(text)) {
+                return Some(line);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Invoke once and return the answer, or fail with what the process printed.
     fn invoke(&mut self, event: &Value) -> (String, Value) {
         let id = self.stub.invoke(event);
@@ -406,12 +421,13 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
             assert!(run.stub.wait_for_polls(2, WAIT), "{}: polls again after answering", f.binary);
             assert!(run.child.try_wait().unwrap().is_none(), "{} still running", f.binary);
             assert!(run.stub.unexpected_calls().is_empty(), "{:?}", run.stub.unexpected_calls());
+            let refusal = (f.binary == "portal-entry").then(|| run.wait_log("hand-off refused"));
             let logs = run.logs();
             assert!(logs.iter().all(|l| serde_json::from_str::<Value>(l).is_ok()), "{}: every log line is JSON: {logs:#?}", f.binary);
             assert!(!logs.iter().any(|l| l.contains(SSO_SECRET) || l.contains(SESSION_KEY)), "no secret in the logs");
-            if f.binary == "portal-entry" {
+            if let Some(refusal) = refusal {
                 // The refusal is logged (warn) inside the invocation's span: it carries the request id.
-                let line = logs.iter().find(|l| l.contains("hand-off refused")).unwrap_or_else(|| panic!("refusal logged: {logs:#?}"));
+                let line = refusal.unwrap_or_else(|| panic!("refusal logged: {logs:#?}"));
                 assert!(line.contains(&request_id), "the log line carries the request id: {line}");
                 eprintln!("portal-entry log line: {line}");
             }
