@@ -175,11 +175,6 @@ impl Settings {
         }
     }
 
-    /// Whether hand-off tokens can be verified (a secret or a public key is configured).
-    pub fn handoff_configured(&self) -> bool {
-        self.sso_public_key.is_some() || self.sso_jwt_secret.len() >= 32
-    }
-
     pub fn is_society_insurer(&self, n: &InsurerNumber) -> bool {
         self.insurer_numbers.contains(n)
     }
@@ -215,7 +210,7 @@ mod tests {
         ]
         .into();
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
-        assert!(!s.handoff_configured(), "no development secret inside a Lambda");
+        assert!(crate::handoff::HandoffVerifier::from_settings(&s).is_err(), "no development secret inside a Lambda");
     }
 
     #[test]

@@ -44,9 +44,13 @@ struct Screen<'a> {
     mail_from_domain: &'a str,
     terms_version: &'a str,
     portal_url: &'a str,
-    css: String,
-    js: String,
+    css: &'a str,
+    js: &'a str,
 }
+
+/// The assets' fingerprints, computed once per process (not per page).
+static CSS_FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| fingerprint(APP_CSS));
+static JS_FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| fingerprint(APP_JS));
 
 /// The system's name, as the portal's menu shows it.
 pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
@@ -111,8 +115,8 @@ fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
         mail_from_domain: &settings.mail_from_domain,
         terms_version: settings.terms_version.as_str(),
         portal_url: safe_href(&settings.portal_url),
-        css: fingerprint(APP_CSS),
-        js: fingerprint(APP_JS),
+        css: &CSS_FINGERPRINT,
+        js: &JS_FINGERPRINT,
     }
     .render()
 }
