@@ -291,6 +291,24 @@ pub fn decide_blind(member: &MemberId, command: &Command, now: DateTime<Utc>, po
     }
 }
 
+/// A member's first identity check on its fast path: the record `decide` creates for a first,
+/// matching attempt (version 1, at `now`) and the step it answers, for the store to write in one
+/// request on the condition that the profile holds what the member typed and no record exists
+/// (`SignupStore::create_signup_if_identity`). `None` where no record would be created (the
+/// onboarding is closed): the ordinary path answers.
+pub fn decide_first_identity(member: &MemberId, now: DateTime<Utc>, policy: &Policy) -> Option<(SignupRecord, Step)> {
+    let fresh = SignupRecord::new(member.clone(), now);
+    let transition = decide(&fresh, &Command::VerifyIdentity { matches: true }, now, policy);
+    let (Some(write), Outcome::Step(step)) = (transition.write, transition.outcome) else { return None };
+    if write.consent.is_some() {
+        return None;
+    }
+    let mut record = write.record;
+    record.version = fresh.version + 1;
+    record.updated_at = now;
+    Some((record, step))
+}
+
 impl BlindWrite {
     /// Whether the write applies to `stored` (the store's condition, as the embedded store
     /// evaluates it): an existing record in one of `from`.
@@ -502,6 +520,19 @@ mod tests {
         r.completed_at = Some(Utc.with_ymd_and_hms(2022, 7, 31, 15, 0, 0).unwrap()); // 00:00 JST
         assert_eq!(current_step(&r, &policy()), Step::Completed);
         assert_eq!(run(&r, Command::VerifyIdentity { matches: true }).outcome, Outcome::Refused(SignupError::WrongStep(Step::Completed)));
+    }
+
+    #[test]
+    fn a_first_identity_check_creates_what_the_loop_would_write() {
+        let member = MemberId::parse("M1").unwrap();
+        let (record, step) = decide_first_identity(&member, now(), &policy()).expect("a fast path");
+        let fresh = SignupRecord::new(member, now());
+        let t = run(&fresh, Command::VerifyIdentity { matches: true });
+        let mut expected = written(&t).clone();
+        expected.version = 1;
+        expected.updated_at = now();
+        assert_eq!((record, Outcome::Step(step)), (expected, t.outcome));
+        assert_eq!(step, Step::Consent);
     }
 
     #[test]

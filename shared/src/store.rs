@@ -100,6 +100,13 @@ pub trait SignupStore: Send + Sync {
     /// `updated_at` set to `now`. `Ok(false)`: the condition failed and nothing was written (the
     /// caller then takes the ordinary path).
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Create `member`'s first signup record in one conditional request, without reading: only if
+    /// the member's profile holds exactly `insurer_number` and `birth_date` and no signup record
+    /// exists yet (DynamoDB: one TransactWriteItems, a ConditionCheck on `PROFILE` and a Put of
+    /// `SIGNUP` with `attribute_not_exists`). `Ok(false)`: a condition failed (no such member, a
+    /// different identity, a record already there) and nothing was written; the caller then reads
+    /// and decides as usual, so a mismatch still counts as a failed attempt.
+    async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError>;
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError>;
 
     /// Record a hand-off token's `jti` as used. `false`: it was used already (a replay).

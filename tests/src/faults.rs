@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kenpo_shared::domain::MemberId;
+use kenpo_shared::domain::{BirthDate, InsurerNumber, MemberId};
 use kenpo_shared::store::{BlindWrite, ConsentRecord, Expect, MemberProfile, SignupRecord, SignupStore, StoreError, WriteError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +17,8 @@ pub enum Op {
     PutSignupWithConsent,
     /// A step's one conditional write without a read (`put_signup_blind`).
     PutSignupBlind,
+    /// A member's first identity check: the record created on the profile's condition.
+    CreateSignup,
     ClaimToken,
 }
 
@@ -113,6 +115,15 @@ impl SignupStore for FaultyStore {
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let after = self.before(Op::PutSignupBlind).await?;
         let written = self.inner.put_signup_blind(member, write, now).await?;
+        match after {
+            Some(f) => Err(f.error()),
+            None => Ok(written),
+        }
+    }
+
+    async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError> {
+        let after = self.before(Op::CreateSignup).await?;
+        let written = self.inner.create_signup_if_identity(record, insurer_number, birth_date).await?;
         match after {
             Some(f) => Err(f.error()),
             None => Ok(written),

@@ -143,6 +143,27 @@ async fn profile_and_signup_are_read_together(store: Arc<dyn SignupStore>) {
     assert_eq!(store.get_member_and_signup(&id("NOBODY")).await.unwrap(), (None, None));
 }
 
+/// A first identity check creates the record only on the member's exact profile and only once.
+async fn a_first_identity_check_creates_on_the_profile_condition(store: Arc<dyn SignupStore>) {
+    use kenpo_shared::domain::{BirthDate, InsurerNumber};
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let (insurer, birth) = (InsurerNumber::parse("06133946").unwrap(), BirthDate::parse("19810403", today).unwrap());
+    let other_birth = BirthDate::parse("19810404", today).unwrap();
+    let mut r = first("F1");
+    r.state = Step::Consent;
+    assert!(!store.create_signup_if_identity(&r, &insurer, &birth).await.unwrap(), "no profile: nothing written");
+    store.put_members(&[member("F1", "06133946", "19810403")]).await.unwrap();
+    assert!(!store.create_signup_if_identity(&r, &insurer, &other_birth).await.unwrap(), "another birth date");
+    assert!(!store.create_signup_if_identity(&r, &InsurerNumber::parse("63133946").unwrap(), &birth).await.unwrap(), "another insurer number");
+    assert_eq!(store.get_signup(&id("F1")).await.unwrap(), None);
+    assert!(store.create_signup_if_identity(&r, &insurer, &birth).await.unwrap());
+    assert_eq!(store.get_signup(&id("F1")).await.unwrap().as_ref(), Some(&r));
+    let mut again = next(&r, at(2));
+    again.state = Step::Preferences;
+    assert!(!store.create_signup_if_identity(&again, &insurer, &birth).await.unwrap(), "a record exists: never overwritten");
+    assert_eq!(store.get_signup(&id("F1")).await.unwrap(), Some(r));
+}
+
 /// A blind write applies only to an existing record in one of its states, bumps the version,
 /// and sets exactly its fields (an absent value removes the attribute).
 async fn blind_writes_apply_only_where_their_condition_holds(store: Arc<dyn SignupStore>) {
@@ -237,4 +258,5 @@ contract_suite!(
     a_whole_onboarding_completes,
     profile_and_signup_are_read_together,
     blind_writes_apply_only_where_their_condition_holds,
+    a_first_identity_check_creates_on_the_profile_condition,
 );

@@ -260,7 +260,7 @@ fn each_function_may_do_only_what_its_code_does() {
         ("web-pages", &[], &[]),
         ("portal-entry", &["dynamodb:Query MEMBER#*", "dynamodb:PutItem SSO#*"], &[]),
         ("signup-status", &["dynamodb:GetItem MEMBER#*"], &[]),
-        ("verify-identity", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:Query MEMBER#*"], &[]),
+        ("verify-identity", &["dynamodb:ConditionCheckItem MEMBER#*", "dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:Query MEMBER#*"], &[]),
         ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),

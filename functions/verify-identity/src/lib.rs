@@ -1,10 +1,12 @@
 //! `POST /api/signup/identity`: 保険者番号 + 生年月日 against the society's member record, with a
 //! lockout after repeated failures that holds across sessions (it lives in the signup record).
+//! A member's first, matching attempt is one request (the record created on the profile's
+//! condition); anything else reads the profile and the record together, then decides.
 
 use kenpo_shared::contract::{ErrorCode, StepReply, member_outcome};
 use kenpo_shared::domain::{BirthDate, InsurerNumber};
 use kenpo_shared::http::{api_preamble, json_body, ok_json, respond};
-use kenpo_shared::signup::{Command, Outcome, SignupError};
+use kenpo_shared::signup::{Command, Outcome, SignupError, decide_first_identity};
 use kenpo_shared::store::MemberProfile;
 use kenpo_shared::transition::{Start, apply};
 use kenpo_shared::{ApiError, App};
@@ -59,7 +61,14 @@ async fn verify(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let session = api_preamble(app, req)?;
     let input: IdentityInput = json_body(app, req)?;
     let identity = parse(app, &input)?;
-    // The profile and the signup record in one request; the record is where the loop starts.
+    // A first attempt that matches: the record created on the profile's condition, one request.
+    if let Some((record, step)) = decide_first_identity(&session.member_id, app.clock.now(), &app.policy) {
+        if app.store.create_signup_if_identity(&record, &identity.insurer_number, &identity.birth_date).await? {
+            return Ok(ok_json(&StepReply::new(member_outcome(Outcome::Step(step))?)));
+        }
+    }
+    // Otherwise (a mismatch, a record already there): the profile and the signup record in one
+    // request, and the loop decides from there, so a mismatch counts as a failed attempt.
     let (profile, signup) = app.store.get_member_and_signup(&session.member_id).await?;
     let command = Command::VerifyIdentity { matches: matches(profile.as_ref(), &identity) };
     let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Known(signup), &command).await?;

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 
 use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
@@ -509,6 +509,35 @@ impl SignupStore for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(TransactWriteItem::builder().put(put).build());
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let store_error = unavailable(&err);
+                match err.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c) if lost_race(&c) => Ok(false),
+                    _ => Err(store_error),
+                }
+            }
+        }
+    }
+
+    async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError> {
+        let profile_key = [("PK".to_owned(), s(member_pk(&record.member_id))), ("SK".to_owned(), s("PROFILE"))];
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(profile_key.into_iter().collect()))
+            .condition_expression("#i = :i AND #b = :b")
+            .expression_attribute_names("#i", "insurerNumber")
+            .expression_attribute_names("#b", "birthDate")
+            .expression_attribute_values(":i", s(insurer_number.as_str()))
+            .expression_attribute_values(":b", s(birth_date.compact()))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(self.signup_put(record, Expect::Absent)).build());
         match request.send().await {
             Ok(_) => Ok(true),
             Err(err) => {

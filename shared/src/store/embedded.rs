@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{BlindWrite, ConsentRecord, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError};
-use crate::domain::MemberId;
+use crate::domain::{BirthDate, InsurerNumber, MemberId};
 
 #[derive(Default)]
 struct Tables {
@@ -118,6 +118,20 @@ impl SignupStore for EmbeddedStore {
             }
             let old = t.signups.insert(member.clone(), record.clone());
             SignupChange { old, new: record }
+        };
+        self.announce(change);
+        Ok(true)
+    }
+
+    async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError> {
+        let change = {
+            let mut t = self.tables();
+            let holds = t.members.get(&record.member_id).is_some_and(|p| p.insurer_number == *insurer_number && p.birth_date == *birth_date);
+            if !holds || t.signups.contains_key(&record.member_id) {
+                return Ok(false);
+            }
+            t.signups.insert(record.member_id.clone(), record.clone());
+            SignupChange { old: None, new: record.clone() }
         };
         self.announce(change);
         Ok(true)
