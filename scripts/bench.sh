@@ -5,7 +5,7 @@
 # `kenpo dev` throughput, bootstrap and zip sizes. Results are ratios against a baseline measured in
 # the same run; nothing here asserts a time.
 #
-# Usage: scripts/bench.sh [--quick] [--skip-build] [--only cold,db,flow,cost,size,warm,load]
+# Usage: scripts/bench.sh [--quick] [--skip-build] [--only cold,db,flow,cost,size,warm,load,reads,import]
 #   --quick       fewer runs (cold 5, db 3, flow 30 onboardings)
 #   --skip-build  use the bootstraps already in target/lambda (scripts/sam-build.sh or an earlier run)
 #
@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 QUICK=0
 BUILD=1
-ONLY="cold,db,flow,cost,size,warm,load"
+ONLY="cold,db,flow,cost,size,warm,load,reads,import"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -138,4 +138,21 @@ if want load; then
     if [ -s "$saved" ]; then cp "$saved" artifacts/load-embedded.json; fi
     rm -f "$saved"
     grep -E '"(onboardings|concurrency|requests|seconds|onboardingsPerSecond|serverErrors)"' target/bench-load.out
+fi
+if want reads; then
+    echo; echo "== the statements' reads: answer bytes, warm in-process cost, 50 members through kenpo dev (release; bench/src/bin/kenpo-reads.rs)"
+    cargo build -q --release --bin kenpo
+    cargo build -q --release -p kenpo-bench --bin kenpo-reads
+    KENPO_BIN="$ROOT/target/release/kenpo" "$ROOT/target/release/kenpo-reads" --members 50 --seconds "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+fi
+if want import; then
+    echo; echo "== the statements import (release; bench/src/bin/kenpo-import.rs): the streaming check of 1,000,000 lines, the embedded import, one BatchWriteItem / BatchGetItem and the S3 path on moto"
+    cargo build -q --release -p kenpo-bench --bin kenpo-import
+    IMPORT_BIN="$ROOT/target/release/kenpo-import"
+    [ -s target/import-1m.csv ] || "$IMPORT_BIN" generate 1000000 target/import-1m.csv
+    [ -s target/import-200k.csv ] || "$IMPORT_BIN" generate 200000 target/import-200k.csv
+    "$IMPORT_BIN" check target/import-1m.csv
+    "$IMPORT_BIN" embedded target/import-200k.csv
+    "$IMPORT_BIN" batches "$ENDPOINT" "$([ "$QUICK" = 1 ] && echo 50 || echo 200)"
+    "$IMPORT_BIN" moto "$ENDPOINT" 20000 2000 4
 fi

@@ -13,4 +13,5 @@
 #[cfg(feature = "harness")]
 pub mod common;
 #[cfg(feature = "harness")]
-pub mod counter;
+/// The DynamoDB request counter, shared with the tests (kenpo-tests).
+pub use kenpo_tests::counter;

@@ -29,12 +29,14 @@ pub enum ErrorCode {
     ConsentRequired,
     TermsOutdated,
     EmailRequiredForNotifications,
+    OnboardingRequired,
+    AccessExpired,
     TemporarilyUnavailable,
     InternalError,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::MalformedRequest,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -49,6 +51,8 @@ impl ErrorCode {
         ErrorCode::ConsentRequired,
         ErrorCode::TermsOutdated,
         ErrorCode::EmailRequiredForNotifications,
+        ErrorCode::OnboardingRequired,
+        ErrorCode::AccessExpired,
         ErrorCode::TemporarilyUnavailable,
         ErrorCode::InternalError,
     ];
@@ -70,6 +74,8 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::TermsOutdated => "terms_outdated",
             ErrorCode::EmailRequiredForNotifications => "email_required_for_notifications",
+            ErrorCode::OnboardingRequired => "onboarding_required",
+            ErrorCode::AccessExpired => "access_expired",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -80,10 +86,10 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedRequest => 400,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::CrossOrigin | ErrorCode::IdentityMismatch => 403,
+            ErrorCode::CrossOrigin | ErrorCode::IdentityMismatch | ErrorCode::AccessExpired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::WrongStep | ErrorCode::TermsOutdated => 409,
+            ErrorCode::WrongStep | ErrorCode::TermsOutdated | ErrorCode::OnboardingRequired => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::InvalidInput | ErrorCode::ConsentRequired | ErrorCode::EmailRequiredForNotifications => 422,
@@ -110,6 +116,8 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "ご利用には利用規約等への同意が必要です。「同意する」を選んでください。",
             ErrorCode::TermsOutdated => "利用規約が更新されました。画面を再読み込みし、最新の利用規約をお読みのうえ同意してください。",
             ErrorCode::EmailRequiredForNotifications => "医療費通知を「必要」にする場合は、メールアドレスを入力してください。",
+            ErrorCode::OnboardingRequired => "医療費と給付金支給額をご覧いただくには、はじめに登録手続きを済ませてください。",
+            ErrorCode::AccessExpired => "資格喪失後のご利用期間が終了したため、医療費と給付金支給額はご覧いただけません。",
             ErrorCode::TemporarilyUnavailable => "ただいま混み合っています。しばらくしてからもう一度お試しください。",
             ErrorCode::InternalError => "システムエラーが発生しました。しばらくしてからもう一度お試しください。",
         }
@@ -197,6 +205,12 @@ impl ApiError {
     /// 409 `wrong_step` with the member's current `step`.
     pub fn wrong_step(current: Step) -> Self {
         Self::from(ErrorCode::WrongStep).with_extra("step", json!(current.as_str()))
+    }
+
+    /// 409 `onboarding_required` with the member's current `step` (the statements' APIs before the
+    /// onboarding is completed).
+    pub fn onboarding_required(current: Step) -> Self {
+        Self::from(ErrorCode::OnboardingRequired).with_extra("step", json!(current.as_str()))
     }
 
     /// 422 `invalid_input` on one field.

@@ -1,5 +1,8 @@
 //! The society's members file: CSV in UTF-8 (with or without BOM) or Shift_JIS (Excel's 「CSV」),
-//! header `member_id,insurer_number,birth_date`, then optional columns (`category`).
+//! header `member_id,insurer_number,birth_date`, then the optional columns `category`, `name`
+//! (被保険者氏名, 1–40 characters, for the documents) and `left_on` (資格喪失日, `YYYYMMDD`, empty
+//! while a member), in any order; any other column refuses the file (DESIGN.md Part 2). A file
+//! replaces each listed member's profile: an absent optional column means empty.
 
 use chrono::NaiveDate;
 
@@ -39,7 +42,17 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
     let (Some(id_col), Some(insurer_col), Some(birth_col)) = (index("member_id"), index("insurer_number"), index("birth_date")) else {
         return Err(header_error("見出しに member_id, insurer_number, birth_date が必要です"));
     };
+    let known = ["member_id", "insurer_number", "birth_date", "category", "name", "left_on"];
+    if let Some(unknown) = headers.iter().find(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k))) {
+        return Err(vec![CsvLineError {
+            line: 1,
+            column: unknown.chars().take(40).collect(),
+            reason: "この列は会員ファイルにありません（使える列: member_id, insurer_number, birth_date, category, name, left_on）".into(),
+        }]);
+    }
     let category_col = index("category");
+    let name_col = index("name");
+    let left_col = index("left_on");
     let mut members = Vec::new();
     let mut errors = Vec::new();
     for (i, row) in reader.records().enumerate() {
@@ -56,9 +69,26 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
         let member_id = MemberId::parse(field(id_col)).map_err(|e| bad("member_id", e.message)).ok();
         let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", e.message)).ok();
         let birth = BirthDate::parse(field(birth_col), today).map_err(|e| bad("birth_date", e.message)).ok();
-        if let (Some(member_id), Some(insurer_number), Some(birth_date)) = (member_id, insurer, birth) {
+        let name = match name_col.map(field).filter(|n| !n.is_empty()) {
+            Some(n) if n.chars().count() > 40 || n.chars().any(char::is_control) => {
+                bad("name", "氏名は40文字以内で入力してください（改行やタブは使えません）".into());
+                None
+            }
+            other => Some(other.map(str::to_owned)),
+        };
+        let left_on = match left_col.map(field).filter(|d| !d.is_empty()) {
+            None => Some(None),
+            Some(d) => match NaiveDate::parse_from_str(d, "%Y%m%d") {
+                Ok(date) if d.len() == 8 => Some(Some(date)),
+                _ => {
+                    bad("left_on", "資格喪失日は YYYYMMDD（例: 20261130）で入力してください".into());
+                    None
+                }
+            },
+        };
+        if let (Some(member_id), Some(insurer_number), Some(birth_date), Some(name), Some(left_on)) = (member_id, insurer, birth, name, left_on) {
             let category = category_col.map(field).filter(|c| !c.is_empty()).map(str::to_owned);
-            members.push(MemberProfile { member_id, insurer_number, birth_date, category });
+            members.push(MemberProfile { member_id, insurer_number, birth_date, category, name, left_on });
         }
     }
     if errors.is_empty() { Ok(members) } else { Err(errors) }
@@ -104,6 +134,18 @@ mod tests {
             bytes.extend(body);
             let _ = parse(&bytes, today());
         }
+    }
+
+    #[test]
+    fn name_and_left_on_in_any_order_and_unknown_columns_refused() {
+        let csv = "left_on,member_id,name,insurer_number,birth_date\n20260331,M001,健保 太郎,06133946,19810403\n,M002,,06133946,19810403\n";
+        let members = parse(csv.as_bytes(), today()).unwrap();
+        assert_eq!((members[0].name.as_deref(), members[0].left_on), (Some("健保 太郎"), NaiveDate::from_ymd_opt(2026, 3, 31)));
+        assert_eq!((members[1].name.as_deref(), members[1].left_on), (None, None));
+        let errors = parse(b"member_id,insurer_number,birth_date,nickname\nM001,06133946,19810403,x\n", today()).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column.as_str()), (1, "nickname"));
+        let errors = parse(b"member_id,insurer_number,birth_date,left_on\nM001,06133946,19810403,2026-03-31\n", today()).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "left_on"));
     }
 
     #[test]

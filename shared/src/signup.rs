@@ -406,13 +406,11 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
 
 /// 本人確認 with the lockout: `lockout_attempts` failures lock the check for `lockout_seconds`;
 /// the count starts again after a lock ends or on a match.
+/// The identity check at any step. At the identity step a match moves on to consent; at a later
+/// step (a double click, another tab, a completed member) a match answers the current step and a
+/// wrong birth date is a failed attempt all the same, so no step is a free oracle (DESIGN.md Part
+/// 2, "Identity attempts count at every step").
 fn verify_identity(mut next: SignupRecord, step: Step, matches: bool, now: DateTime<Utc>, policy: &Policy) -> Transition {
-    match step {
-        Step::Identity => {}
-        // A double click: the first request already moved on.
-        Step::Consent if matches => return Transition::stay(Outcome::Step(Step::Consent)),
-        other => return Transition::stay(Outcome::Refused(SignupError::WrongStep(other))),
-    }
     if let Some(until) = next.locked_until.filter(|until| *until > now) {
         let seconds = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
         return Transition::stay(Outcome::Refused(SignupError::Locked { retry_after_seconds: seconds }));
@@ -420,6 +418,9 @@ fn verify_identity(mut next: SignupRecord, step: Step, matches: bool, now: DateT
     if next.locked_until.take().is_some() {
         // The lock is over: a fresh count.
         next.failed_attempts = 0;
+    }
+    if matches && step != Step::Identity {
+        return Transition::stay(Outcome::Step(step));
     }
     if matches {
         next.state = Step::Consent;
@@ -519,7 +520,7 @@ mod tests {
         assert_eq!(t.outcome, Outcome::Step(Step::Consent));
         r.completed_at = Some(Utc.with_ymd_and_hms(2022, 7, 31, 15, 0, 0).unwrap()); // 00:00 JST
         assert_eq!(current_step(&r, &policy()), Step::Completed);
-        assert_eq!(run(&r, Command::VerifyIdentity { matches: true }).outcome, Outcome::Refused(SignupError::WrongStep(Step::Completed)));
+        assert_eq!(run(&r, Command::VerifyIdentity { matches: true }), Transition::stay(Outcome::Step(Step::Completed)));
     }
 
     #[test]
@@ -566,10 +567,27 @@ mod tests {
             (Step::Consent, prefs(None, false)),
             (Step::Preferences, Command::Confirm),
             (Step::Identity, Command::Confirm),
-            (Step::Completed, Command::VerifyIdentity { matches: true }),
-            (Step::Consent, Command::VerifyIdentity { matches: false }),
         ] {
             assert_eq!(run(&on(step), command.clone()), Transition::stay(Outcome::Refused(SignupError::WrongStep(step))), "{step:?} {command:?}");
+        }
+    }
+
+    /// DESIGN.md Part 2: no step is a free oracle for the birth date.
+    #[test]
+    fn a_wrong_birth_date_counts_at_every_later_step_and_the_right_one_answers_the_step() {
+        for step in [Step::Consent, Step::Preferences, Step::Confirm, Step::Completed] {
+            let mut r = on(step);
+            assert_eq!(run(&r, Command::VerifyIdentity { matches: true }), Transition::stay(Outcome::Step(step)), "{step:?}");
+            for remaining in (1..policy().lockout_attempts).rev() {
+                let t = run(&r, Command::VerifyIdentity { matches: false });
+                assert_eq!(t.outcome, Outcome::Refused(SignupError::IdentityMismatch { remaining_attempts: remaining, lockout_minutes: 30 }), "{step:?}");
+                r = written(&t).clone();
+                assert_eq!(r.state, step, "a failed attempt never moves the step");
+            }
+            let t = run(&r, Command::VerifyIdentity { matches: false });
+            assert!(matches!(t.outcome, Outcome::Refused(SignupError::Locked { .. })), "{step:?}");
+            let locked = written(&t).clone();
+            assert!(matches!(run(&locked, Command::VerifyIdentity { matches: true }).outcome, Outcome::Refused(SignupError::Locked { .. })), "the right date is refused while locked");
         }
     }
 

@@ -22,6 +22,11 @@ pub struct MemberProfile {
     pub insurer_number: InsurerNumber,
     pub birth_date: BirthDate,
     pub category: Option<String>,
+    /// 被保険者氏名 (1–40 characters), for the documents; `None` when the file has none.
+    pub name: Option<String>,
+    /// 資格喪失日 (Japan date); `None` while a member. Statements stay readable for 24 months after
+    /// it (DESIGN.md Part 2, `ACCESS_AFTER_LEAVING_MONTHS`).
+    pub left_on: Option<chrono::NaiveDate>,
 }
 
 pub use crate::signup::{BlindWrite, ConsentRecord, EmailProblem, SignupRecord};

@@ -1,8 +1,10 @@
 //! Helpers for the cross-crate tests: apps on the embedded store or DynamoDB (moto), requests as
 //! API Gateway hands them to a function, a recording mailer.
 
+pub mod counter;
 pub mod faults;
 pub mod runtime_stub;
+pub mod statements;
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +18,7 @@ use kenpo_shared::handoff::sign_hs256;
 use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
 use kenpo_shared::store::embedded::EmbeddedStore;
 use kenpo_shared::store::{MemberProfile, SignupStore};
+use kenpo_statement_store::StatementStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
@@ -54,6 +57,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<RecordingMailer>,
     pub store: Arc<dyn SignupStore>,
+    pub statements: Arc<dyn StatementStore>,
 }
 
 pub fn test_settings() -> Settings {
@@ -73,17 +77,27 @@ pub fn member(id: &str, insurer: &str, birth: &str) -> MemberProfile {
         insurer_number: InsurerNumber::parse(insurer).unwrap(),
         birth_date: BirthDate::from_compact(birth).unwrap(),
         category: None,
+        name: None,
+        left_on: None,
     }
 }
 
+/// An app on `store`, with in-process statements beside it (they read profiles and signup
+/// records from `store`).
 pub async fn app_on(store: Arc<dyn SignupStore>, settings: Settings) -> TestApp {
+    let statements = Arc::new(kenpo_statement_store::embedded::EmbeddedStatements::new(store.clone()));
+    app_with(store, statements, settings).await
+}
+
+/// An app on `store` and `statements` (e.g. both on DynamoDB).
+pub async fn app_with(store: Arc<dyn SignupStore>, statements: Arc<dyn StatementStore>, settings: Settings) -> TestApp {
     let clock = Arc::new(ManualClock::new(start_time()));
     let mailer = Arc::new(RecordingMailer::default());
     let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).unwrap();
     let app = Arc::new(App::new(settings, store.clone(), clock.clone()).unwrap());
-    let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), outbox: None });
+    let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), statements: statements.clone(), outbox: None });
     let router = kenpo::router::router(dev.clone()).unwrap();
-    TestApp { app, dev, router, clock, mailer, store }
+    TestApp { app, dev, router, clock, mailer, store, statements }
 }
 
 pub async fn embedded_app() -> TestApp {

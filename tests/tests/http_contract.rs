@@ -233,9 +233,14 @@ async fn confirm_is_idempotent_and_completed_members_can_change_preferences() {
     assert_eq!(t.step(&c).await, "completed");
     let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "hanako@example.jp", "notifyMedicalExpenses": false}).to_string()), &c).await;
     assert_eq!(json_of(&r)["step"], "completed");
-    // Identity after completion is a wrong step.
+    // Identity after completion (DESIGN.md Part 2): the right birth date answers the step, a wrong
+    // one is a failed attempt like any other (no free oracle), counted towards the lockout.
     let r = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, BIRTH)), &c).await;
-    assert_eq!(json_of(&r)["error"]["step"], "completed");
+    assert_eq!((r.status().as_u16(), json_of(&r)), (200, json!({"step": "completed"})));
+    let wrong = t.call("POST", "/api/signup/identity", Some(&identity(INSURER, "19800101")), &c).await;
+    assert_eq!((wrong.status().as_u16(), error_code(&wrong)), (403, "identity_mismatch".into()));
+    assert_eq!(json_of(&wrong)["error"]["remainingAttempts"], 4);
+    assert_eq!(t.step(&c).await, "completed", "a failed attempt never moves the step");
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ impl Deployment {
             "MailFromDomain" => return format!("mail.{}", self.sender_domain),
             "AllowedOrigins" => return ORIGIN_PARAM.into(),
             "PortalUrl" => return "https://portal.kenpo.example/menu".into(),
+            "ImportChunkQueue" | "ImportWaitQueue" => return format!("https://sqs.ap-northeast-1.amazonaws.com/123456789012/{STACK}-{name}"),
             "AWS::StackName" => return STACK.into(),
             "AWS::Region" => return "ap-northeast-1".into(),
             "AWS::AccountId" => return "123456789012".into(),
@@ -394,6 +395,26 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                     assert_eq!(r, json!({"batchItemFailures": []}));
                     (id, r)
                 }
+                "import-statements" if f.logical_id == "ImportStatementsFunction" => {
+                    // The recorded S3 event for an object that is not a file to import: skipped,
+                    // without a call to S3.
+                    let mut event: Value = serde_json::from_str(include_str!("../fixtures/s3-object-created-put.json")).unwrap();
+                    event["Records"][0]["s3"]["object"]["key"] = json!("processed/notes.txt");
+                    let (id, r) = run.invoke(&event);
+                    assert_eq!(r, Value::Null, "an S3-invoked function answers nothing");
+                    (id, r)
+                }
+                "import-statements" => {
+                    // A chunk of an import the table does not know: ignored (read from DynamoDB).
+                    let job = json!({"type": "chunk", "object": {"bucket": "b", "key": "incoming/m.csv", "versionId": "v1", "etag": null},
+                        "sha256": "00", "generation": "g", "holder": "h", "kind": "medical", "encoding": "utf8", "headerEnd": 10, "start": 10,
+                        "end": null, "lineShift": 0, "chunk": 0, "chunks": 1, "importedOn": "2026-11-25"});
+                    let event = json!({"Records": [{"messageId": "m1", "receiptHandle": "r1", "body": job.to_string(), "attributes": {},
+                        "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:kenpo-web-ImportChunkQueue", "awsRegion": "ap-northeast-1"}]});
+                    let (id, r) = run.invoke(&event);
+                    assert_eq!(r, json!({"batchItemFailures": []}));
+                    (id, r)
+                }
                 "ses-events" => {
                     // A bounce of a member the table does not hold: recorded as nothing to do.
                     let (id, r) = run.invoke(&sns_event(&ses_bounce("NOBODY", "nobody@example.jp")));
@@ -407,6 +428,7 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                         "record-consent" => ("POST", "/api/signup/consent"),
                         "save-preferences" => ("PUT", "/api/signup/preferences"),
                         "confirm-signup" => ("POST", "/api/signup/confirm"),
+                        "read-statements" => ("GET", "/api/statements/summary"),
                         other => panic!("no recorded event for {other}: add one"),
                     };
                     let body = (method != "GET").then_some("{}");
@@ -555,7 +577,7 @@ async fn a_member_onboards_through_the_built_bootstraps() {
 async fn a_bootstrap_without_a_required_setting_fails_its_init() {
     let (_, d) = deployment("rt-init").await;
     blocking(move || {
-        for (binary, missing) in [("signup-status", "TABLE_NAME"), ("send-welcome-email", "TABLE_NAME"), ("portal-entry", "SSO_JWT_SECRET"), ("verify-identity", "SESSION_KEY")] {
+        for (binary, missing) in [("signup-status", "TABLE_NAME"), ("send-welcome-email", "TABLE_NAME"), ("portal-entry", "SSO_JWT_SECRET"), ("verify-identity", "SESSION_KEY"), ("import-statements", "IMPORT_CHUNK_QUEUE_URL")] {
             let mut run = Running::start(&function(&d, binary), &[missing]);
             let deadline = Instant::now() + WAIT;
             let failed = loop {

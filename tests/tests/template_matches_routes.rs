@@ -189,13 +189,15 @@ fn resource_text(v: &Value) -> String {
 }
 
 /// Where a `*` may stand in a resource: the log streams of a named log group
-/// (`log-group:/aws/lambda/<function>:*`) and the streams of the table (`<table>/stream/*`).
+/// (`log-group:/aws/lambda/<function>:*`), the streams of the table (`<table>/stream/*`) and the
+/// objects under one named prefix of the import bucket (`<bucket>/incoming/*`).
 fn wildcard_is_scoped(resource: &str) -> bool {
     match resource.find('*') {
         None => true,
         Some(i) if i + 1 == resource.len() => {
             let head = &resource[..i];
-            (head.contains(":log-group:/aws/lambda/") && head.ends_with(':')) || head.ends_with("Table.Arn}/stream/")
+            let bucket_prefix = head.strip_prefix("${ImportBucket.Arn}/").is_some_and(|p| p.len() > 1 && p.ends_with('/'));
+            (head.contains(":log-group:/aws/lambda/") && head.ends_with(':')) || head.ends_with("Table.Arn}/stream/") || bucket_prefix
         }
         Some(_) => false,
     }
@@ -241,7 +243,19 @@ fn role_statements(t: &Value, function: &Value) -> Vec<Value> {
     for policy in t["Resources"][role]["Properties"]["Policies"].as_sequence().expect("inline policies") {
         out.extend(policy["PolicyDocument"]["Statement"].as_sequence().unwrap().iter().cloned());
     }
+    // Policies of their own attached to the role (where an inline one would make a cycle).
+    for (_, r) in t["Resources"].as_mapping().expect("Resources") {
+        if r["Type"] == "AWS::IAM::RolePolicy" && resource_text(&r["Properties"]["RoleName"]) == role {
+            out.extend(r["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap().iter().cloned());
+        }
+    }
     out
+}
+
+/// The name a function is deployed as, after `<stack>-`: its crate's, or for the binary deployed
+/// twice (import-statements), each function's own.
+fn function_name(f: &Value) -> String {
+    resource_text(&f["Properties"]["FunctionName"]).trim_start_matches("${AWS::StackName}-").to_owned()
 }
 
 fn actions(s: &Value) -> Vec<String> {
@@ -264,16 +278,44 @@ fn each_function_may_do_only_what_its_code_does() {
         ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
-        ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &["sqs:SendMessage"]),
+        ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
+        ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
             &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"],
-            &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage"],
+            &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage WelcomeDeadLetterQueue"],
+        ),
+        // The statements import (functions/import-statements, statement-store/src/dynamodb.rs):
+        // the check pass looks up the owner items (REC#) and records (MEMBER#) with BatchGetItem,
+        // writes a small file with BatchWriteItem, and keeps IMPORT#<sha256> FILE and RUN and
+        // IMPORT#LOCK (GetItem, PutItem, UpdateItem for the chunk count, DeleteItem to unlock).
+        (
+            "import-statements",
+            &[
+                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*",
+                "dynamodb:DeleteItem IMPORT#*", "dynamodb:GetItem IMPORT#*", "dynamodb:PutItem IMPORT#*", "dynamodb:UpdateItem IMPORT#*",
+            ],
+            &[
+                "s3:GetObject incoming/*", "s3:GetObjectVersion incoming/*", "s3:PutObject processed/*", "s3:PutObject rejected/*",
+                "sqs:SendMessage ImportChunkQueue", "sqs:SendMessage ImportWaitQueue", "sqs:SendMessage ImportDeadLetterQueue",
+                "sqs:DeleteMessage ImportWaitQueue", "sqs:GetQueueAttributes ImportWaitQueue", "sqs:ReceiveMessage ImportWaitQueue",
+            ],
+        ),
+        (
+            "apply-statements",
+            &[
+                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*",
+                "dynamodb:DeleteItem IMPORT#*", "dynamodb:GetItem IMPORT#*", "dynamodb:PutItem IMPORT#*", "dynamodb:UpdateItem IMPORT#*",
+            ],
+            &[
+                "s3:GetObject incoming/*", "s3:GetObjectVersion incoming/*", "s3:PutObject processed/*",
+                "sqs:ChangeMessageVisibility ImportChunkQueue", "sqs:DeleteMessage ImportChunkQueue", "sqs:GetQueueAttributes ImportChunkQueue", "sqs:ReceiveMessage ImportChunkQueue",
+            ],
         ),
     ];
     let t = template();
     for (name, f) in functions(&t) {
-        let binary = binary(&f);
+        let binary = function_name(&f);
         let (_, table_actions, other_actions) = expected.iter().find(|(b, _, _)| *b == binary).unwrap_or_else(|| panic!("{binary}: say what it may do"));
         let mut on_table = BTreeSet::new();
         let mut others = BTreeSet::new();
@@ -289,6 +331,16 @@ fn each_function_may_do_only_what_its_code_does() {
                     let keys: Vec<&str> = keys.as_sequence().unwrap_or_else(|| panic!("{name}: {a} on the table without dynamodb:LeadingKeys")).iter().filter_map(Value::as_str).collect();
                     for k in keys {
                         on_table.insert(format!("{a} {k}"));
+                    }
+                } else if a.starts_with("s3:") || a.starts_with("sqs:") {
+                    // With what they act on: the bucket's prefix, the queue.
+                    let resources: Vec<String> = match &s["Resource"] {
+                        Value::Sequence(list) => list.iter().map(resource_text).collect(),
+                        other => vec![resource_text(other)],
+                    };
+                    for r in resources {
+                        let r = r.trim_start_matches("${ImportBucket.Arn}/").trim_end_matches(".Arn");
+                        others.insert(format!("{a} {r}"));
                     }
                 } else {
                     others.insert(a);

@@ -62,10 +62,10 @@ async fn verify(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let input: IdentityInput = json_body(app, req)?;
     let identity = parse(app, &input)?;
     // A first attempt that matches: the record created on the profile's condition, one request.
-    if let Some((record, step)) = decide_first_identity(&session.member_id, app.clock.now(), &app.policy) {
-        if app.store.create_signup_if_identity(&record, &identity.insurer_number, &identity.birth_date).await? {
-            return Ok(ok_json(&StepReply::new(member_outcome(Outcome::Step(step))?)));
-        }
+    if let Some((record, step)) = decide_first_identity(&session.member_id, app.clock.now(), &app.policy)
+        && app.store.create_signup_if_identity(&record, &identity.insurer_number, &identity.birth_date).await?
+    {
+        return Ok(ok_json(&StepReply::new(member_outcome(Outcome::Step(step))?)));
     }
     // Otherwise (a mismatch, a record already there): the profile and the signup record in one
     // request, and the loop decides from there, so a mismatch counts as a failed attempt.

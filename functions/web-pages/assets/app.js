@@ -1,9 +1,10 @@
 // kenpo-web: the one script of every screen (vanilla JS, same-origin fetch, nothing inline: CSP).
 'use strict';
 (() => {
-  const PAGE_OF = { identity: '/signup/identity', consent: '/signup/identity', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
+  // reconsent (agreeing again to newer terms) is served by the identity screen's consent part.
+  const PAGE_OF = { identity: '/signup/identity', consent: '/signup/identity', reconsent: '/signup/identity', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
   // The steps each page serves; a member on another step goes to that step's page.
-  const SERVES = { identity: ['identity', 'consent'], preferences: ['preferences', 'confirm'], confirm: ['confirm'], complete: ['completed'], menu: ['completed'] };
+  const SERVES = { identity: ['identity', 'consent', 'reconsent'], preferences: ['preferences', 'confirm'], confirm: ['confirm'], complete: ['completed'], menu: ['completed'] };
   const GENERIC = 'エラーが発生しました。しばらくしてからもう一度お試しください。';
   const page = document.body.dataset.page;
   const $ = (id) => document.getElementById(id);
@@ -66,7 +67,7 @@
       showError({ message: r.error.message, link: { href: document.body.dataset.portal || '/', text: 'ポータルからもう一度入る' } });
       return true;
     }
-    const to = r.error.code === 'wrong_step' && PAGE_OF[r.error.step];
+    const to = (r.error.code === 'wrong_step' || r.error.code === 'onboarding_required') && PAGE_OF[r.error.step];
     if (to && to !== location.pathname) { location.replace(to); return true; }
     return false;
   }
@@ -101,7 +102,7 @@
   function identity(status) {
     let step = status.step;
     const show = () => {
-      const done = step === 'consent';
+      const done = step === 'consent' || step === 'reconsent';
       $('identity-fields').hidden = done;
       $('identity-done').hidden = !done;
       $('insurerNumber').disabled = $('birthDate').disabled = done;
@@ -207,7 +208,38 @@
     complained: '登録のメールアドレスで、当組合からのメールが迷惑メールとして報告されました。',
     rejected: '登録のメールアドレスにはメールを送信できませんでした。',
   };
-  function menu(status) {
+  const yen = (n) => `${Number(n).toLocaleString('ja-JP')}円`;
+  const jaDate = (d) => d.split('-').map(Number).map((n, i) => n + '年月日'[i]).join('');
+
+  // The statements summary (GET /api/statements/summary); 403 access_expired hides the lists.
+  function summary(s) {
+    const d = s.ok && s.data;
+    const expired = s.error?.code === 'access_expired';
+    $('expired').hidden = !expired;
+    document.querySelectorAll('.needs-access').forEach((e) => { e.hidden = expired; });
+    document.querySelectorAll('.figures').forEach((e) => { e.hidden = !d; });
+    $('summary-error').hidden = !!d || expired;
+    $('latest').hidden = !d;
+    $('access-until').hidden = !d?.accessUntil;
+    if (!d) return;
+    const n = d.newInLatest || {};
+    $('latest').textContent = d.latestPublication
+      ? `${jaDate(d.latestPublication)}に新しい情報を掲載しました（医療費 ${n.medicalLines || 0}件・給付金 ${n.benefits || 0}件）。`
+      : 'まだ掲載された情報はありません。';
+    document.querySelectorAll('.this-year').forEach((e) => { e.textContent = d.year; });
+    $('self-pay').textContent = yen(d.selfPayThisYear);
+    $('benefits-total').textContent = yen(d.benefitsThisYear);
+    if (d.accessUntil) $('access-until').textContent = `資格喪失後のご利用期間は${jaDate(d.accessUntil)}までです。`;
+  }
+
+  function menu(status, s) {
+    if (!s.ok && common(s)) return;
+    summary(s);
+    $('summary-retry').addEventListener('click', async () => {
+      const again = await api('GET', '/api/statements/summary');
+      if (again.ok || !common(again)) summary(again);
+      if (again.ok) { $('latest').tabIndex = -1; $('latest').focus(); }
+    });
     showPreferences(status.preferences);
     fillPreferences(status.preferences);
     const problem = PROBLEM[status.emailProblem];
@@ -230,10 +262,11 @@
 
   (async () => {
     if (!SCREENS[page]) return;
-    const r = await api('GET', '/api/signup');
+    // The top page asks for the statements summary at the same time.
+    const [r, s] = await Promise.all([api('GET', '/api/signup'), page === 'menu' && api('GET', '/api/statements/summary')]);
     if (r.ok && !SERVES[page].includes(r.data.step) && PAGE_OF[r.data.step]) { location.replace(PAGE_OF[r.data.step]); return; }
     $('loading').hidden = true;
-    if (r.ok) SCREENS[page](r.data);
+    if (r.ok) SCREENS[page](r.data, s);
     else if (r.status === 401 && page === 'menu') $('signed-out').hidden = false;
     else if (!common(r)) setAlert([r.error.message]);
   })();

@@ -1,9 +1,15 @@
-//! `GET` pages and `/assets/*`: the onboarding screens, embedded in the binary.
+//! `GET` pages and `/assets/*`: the onboarding screens, the top page and the two statement lists
+//! (医療費のお知らせ, 給付金支給額), embedded in the binary.
 //!
 //! Every page is a static HTML shell rendered by a compile-time template (askama, `templates/`;
-//! settings such as the mail domain and the portal address are escaped by it) plus one CSS and
-//! one JS file. The script asks `GET /api/signup` where the member stands and sends them to the
-//! page of their step, so a page reached out of order never shows a form it cannot submit.
+//! settings such as the mail domain and the portal address are escaped by it) plus its CSS and
+//! JS. The onboarding screens and the top page use `app.css` and `app.js`: the script asks
+//! `GET /api/signup` where the member stands and sends them to the page of their step, so a page
+//! reached out of order never shows a form it cannot submit. The statement lists add
+//! `statements.css` and use `statements.js` alone (the onboarding flow never loads either), which
+//! reads `GET /api/medical-expenses` or `GET /api/benefits` and draws the page from the answer.
+
+use std::sync::LazyLock;
 
 use askama::Template;
 use kenpo_shared::ApiError;
@@ -13,20 +19,26 @@ use lambda_http::{Body, Request, Response};
 
 const APP_CSS: &str = include_str!("../assets/app.css");
 const APP_JS: &str = include_str!("../assets/app.js");
+const STATEMENTS_CSS: &str = include_str!("../assets/statements.css");
+const STATEMENTS_JS: &str = include_str!("../assets/statements.js");
 
 /// One screen: the `data-page` the script dispatches on (and the template it includes), its
-/// heading, and which step of the indicator it is (signup screens only).
+/// heading, which step of the indicator it is (signup screens only), and whether it is a
+/// statement list (`statements.css` and `statements.js` instead of `app.js`).
 struct Page {
     name: &'static str,
     title: &'static str,
     step: Option<usize>,
+    statements: bool,
 }
 
-const IDENTITY: Page = Page { name: "identity", title: "本人確認画面", step: Some(0) };
-const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力画面", step: Some(1) };
-const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2) };
-const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3) };
-const MENU: Page = Page { name: "menu", title: "トップページ", step: None };
+const IDENTITY: Page = Page { name: "identity", title: "本人確認画面", step: Some(0), statements: false };
+const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力画面", step: Some(1), statements: false };
+const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2), statements: false };
+const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3), statements: false };
+const MENU: Page = Page { name: "menu", title: "トップページ", step: None, statements: false };
+const MEDICAL_EXPENSES: Page = Page { name: "medical-expenses", title: "医療費のお知らせ", step: None, statements: true };
+const BENEFITS: Page = Page { name: "benefits", title: "給付金支給額", step: None, statements: true };
 
 /// The step indicator's labels (the manual's order).
 const STEP_NAMES: [&str; 4] = ["本人確認", "個人情報入力", "入力確認", "完了"];
@@ -44,13 +56,32 @@ struct Screen<'a> {
     mail_from_domain: &'a str,
     terms_version: &'a str,
     portal_url: &'a str,
+    statements: bool,
     css: &'a str,
     js: &'a str,
+    statements_css: &'a str,
+    statements_js: &'a str,
 }
 
-/// The assets' fingerprints, computed once per process (not per page).
-static CSS_FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| fingerprint(APP_CSS));
-static JS_FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| fingerprint(APP_JS));
+/// An asset as served: [`compact`]ed, with the fingerprint of what is served.
+struct Served {
+    body: String,
+    fingerprint: String,
+}
+
+impl Served {
+    fn of(source: &str) -> Self {
+        let body = compact(source);
+        let fingerprint = fingerprint(&body);
+        Served { body, fingerprint }
+    }
+}
+
+/// The assets, compacted and fingerprinted once per process (not per page).
+static APP_CSS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(APP_CSS));
+static APP_JS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(APP_JS));
+static STATEMENTS_CSS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(STATEMENTS_CSS));
+static STATEMENTS_JS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(STATEMENTS_JS));
 
 /// The system's name, as the portal's menu shows it.
 pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
@@ -66,6 +97,8 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         "/signup/confirm" => &CONFIRM,
         "/signup/complete" => &COMPLETE,
         "/menu" => &MENU,
+        "/medical-expenses" => &MEDICAL_EXPENSES,
+        "/benefits" => &BENEFITS,
         _ => return match path.strip_prefix("/assets/") {
             Some(name) => asset(name),
             None => ApiError::not_found().into_response(),
@@ -82,8 +115,10 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
 
 fn asset(name: &str) -> Response<Body> {
     match name {
-        "app.css" => asset_response("text/css; charset=utf-8", APP_CSS.as_bytes()),
-        "app.js" => asset_response("text/javascript; charset=utf-8", APP_JS.as_bytes()),
+        "app.css" => asset_response("text/css; charset=utf-8", APP_CSS_SERVED.body.as_bytes()),
+        "app.js" => asset_response("text/javascript; charset=utf-8", APP_JS_SERVED.body.as_bytes()),
+        "statements.css" => asset_response("text/css; charset=utf-8", STATEMENTS_CSS_SERVED.body.as_bytes()),
+        "statements.js" => asset_response("text/javascript; charset=utf-8", STATEMENTS_JS_SERVED.body.as_bytes()),
         _ => ApiError::not_found().into_response(),
     }
 }
@@ -95,6 +130,23 @@ fn safe_href(url: &str) -> &str {
     let lower = url.to_ascii_lowercase();
     let ok = lower.starts_with("https://") || lower.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"));
     if ok { url } else { "/" }
+}
+
+/// An asset without what the browser does not need: each line's indentation, and lines that are
+/// only a comment (`// …`, or `/* … */` on one line) become empty, so line numbers stay those of
+/// the source (the onboarding flow's page-weight budget). Sound for our JS and CSS because no
+/// string or template literal spans lines and no block comment spans lines (a test holds both).
+fn compact(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| {
+            let line = line.trim_start();
+            let comment = line.starts_with("//") || (line.starts_with("/*") && line.ends_with("*/"));
+            if comment { "" } else { line }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// A short fingerprint of an asset, so a deployment's pages never pick up a cached older script.
@@ -115,8 +167,11 @@ fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
         mail_from_domain: &settings.mail_from_domain,
         terms_version: settings.terms_version.as_str(),
         portal_url: safe_href(&settings.portal_url),
-        css: &CSS_FINGERPRINT,
-        js: &JS_FINGERPRINT,
+        statements: page.statements,
+        css: &APP_CSS_SERVED.fingerprint,
+        js: &APP_JS_SERVED.fingerprint,
+        statements_css: &STATEMENTS_CSS_SERVED.fingerprint,
+        statements_js: &STATEMENTS_JS_SERVED.fingerprint,
     }
     .render()
 }
@@ -154,6 +209,8 @@ mod tests {
             ("/signup/confirm", "入力確認画面", "confirm"),
             ("/signup/complete", "オンラインサインアップ完了画面", "complete"),
             ("/menu", "トップページ", "menu"),
+            ("/medical-expenses", "医療費のお知らせ", "medical-expenses"),
+            ("/benefits", "給付金支給額", "benefits"),
         ] {
             let (r, html) = page(Settings::development(), path).await;
             assert_eq!(r.status(), 200, "{path}");
@@ -184,6 +241,14 @@ mod tests {
         assert_eq!(js.status(), 200);
         assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
         assert!(body.contains("/api/signup"));
+        assert!(body.contains("/api/statements/summary"));
+        let (css, _) = page(Settings::development(), "/assets/statements.css").await;
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        let (js, body) = page(Settings::development(), "/assets/statements.js").await;
+        assert_eq!(js.status(), 200);
+        assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert!(body.contains("/api/medical-expenses") && body.contains("/api/benefits"));
         for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/", "/favicon.ico"] {
             let (r, body) = page(Settings::development(), path).await;
             assert_eq!(r.status(), 404, "{path}");
@@ -216,6 +281,72 @@ mod tests {
         assert!(html.contains(r#"data-terms-version="2027-04-01""#));
         assert!(html.contains("2027-04-01"));
         assert!(!html.contains("KOSMO"));
+    }
+
+    #[tokio::test]
+    async fn statement_lists_load_their_own_assets_and_the_onboarding_never_does() {
+        let app = (format!("/assets/app.css?v={}", fingerprint(&compact(APP_CSS))), format!("/assets/app.js?v={}", fingerprint(&compact(APP_JS))));
+        let lists = (format!("/assets/statements.css?v={}", fingerprint(&compact(STATEMENTS_CSS))), format!("/assets/statements.js?v={}", fingerprint(&compact(STATEMENTS_JS))));
+        for path in ["/medical-expenses", "/benefits"] {
+            let (_, html) = page(Settings::development(), path).await;
+            assert!(html.contains(&format!(r#"<link rel="stylesheet" href="{}">"#, app.0)), "{path}");
+            assert!(html.contains(&format!(r#"<link rel="stylesheet" href="{}">"#, lists.0)), "{path}");
+            assert!(html.contains(&format!(r#"<script src="{}" defer></script>"#, lists.1)), "{path}");
+            assert!(!html.contains("/assets/app.js"), "{path}: the lists need only statements.js");
+            // The way back, the states every list shows, the filters in the URL query.
+            assert!(html.contains(r#"<li><a href="/menu">トップページ</a></li>"#), "{path}");
+            assert!(html.contains(r#"<p class="back"><a href="/menu">トップページへ戻る</a></p>"#), "{path}");
+            for id in ["signed-out", "expired", "problem", "retry", "filters", "year", "person", "result-status", "empty", "about"] {
+                assert!(html.contains(&format!(r#"id="{id}""#)), "{path}: #{id}");
+            }
+            assert!(html.contains(&format!(r#"action="{path}" method="get""#)), "{path}");
+        }
+        for path in ["/signup/identity", "/signup/preferences", "/signup/confirm", "/signup/complete", "/menu"] {
+            let (_, html) = page(Settings::development(), path).await;
+            assert!(html.contains(&format!(r#"<script src="{}" defer></script></head>"#, app.1)), "{path}");
+            assert!(!html.contains("statements.css") && !html.contains("statements.js"), "{path}: the onboarding flow's weight");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lists_explain_the_lag_the_amounts_the_tax_deduction_and_dependants_privacy() {
+        let mut s = Settings::development();
+        s.society_name = "A&B健康保険組合".into();
+        let (_, html) = page(s.clone(), "/medical-expenses").await;
+        for text in ["受診から、おおむね3か月後", "10割", "自己負担相当額", "医療費控除", "医療費通知", "実際に支払った医療費", "被保険者等の氏名", "保険者等の名称", "表示しないことがあります", "A&amp;B健康保険組合にお申し出ください"] {
+            assert!(html.contains(text), "/medical-expenses: {text}");
+        }
+        let (_, html) = page(s.clone(), "/benefits").await;
+        for text in ["高額療養費", "傷病手当金", "出産育児一時金", "支払日", "（予定）", "給与と合わせて（事業主経由）", "支給決定通知書（PDF）"] {
+            assert!(html.contains(text), "/benefits: {text}");
+        }
+        let (_, html) = page(s, "/menu").await;
+        for text in [r#"href="/medical-expenses""#, r#"href="/benefits""#, "ご利用期間が終了しました。", r#"action="/logout""#, r#"id="preferences-form""#] {
+            assert!(html.contains(text), "/menu: {text}");
+        }
+        assert!(!html.contains("準備中"), "/menu: the placeholders are gone");
+    }
+
+    #[tokio::test]
+    async fn assets_are_served_compacted_with_the_source_lines_kept() {
+        for (name, source) in [("app.css", APP_CSS), ("app.js", APP_JS), ("statements.css", STATEMENTS_CSS), ("statements.js", STATEMENTS_JS)] {
+            // What makes `compact` sound: nothing spans lines but code.
+            for (i, line) in source.lines().enumerate() {
+                assert_eq!(line.matches('`').count() % 2, 0, "{name}:{}: a template literal spans lines", i + 1);
+                let t = line.trim();
+                assert!(!t.starts_with("/*") || t.ends_with("*/"), "{name}:{}: a block comment spans lines", i + 1);
+                assert!(!t.ends_with('\\'), "{name}:{}: a string continues on the next line", i + 1);
+            }
+            let (r, body) = page(Settings::development(), &format!("/assets/{name}")).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(body, compact(source), "{name}");
+            assert_eq!(body.lines().count(), source.lines().count(), "{name}: line numbers are the source's");
+            assert!(body.len() < source.len(), "{name}");
+            for (served, original) in body.lines().zip(source.lines()) {
+                assert!(served.is_empty() || original.trim_start() == served, "{name}: {served}");
+            }
+        }
+        assert_eq!(compact("  a();\n  // note\n/* c */\n  b(' // kept');\n"), "a();\n\n\nb(' // kept');\n");
     }
 
     #[test]

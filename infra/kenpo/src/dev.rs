@@ -10,6 +10,9 @@ use kenpo_shared::mailer::Mailer;
 use kenpo_shared::mailer::outbox::OutboxMailer;
 use kenpo_shared::store::SignupStore;
 use kenpo_shared::store::embedded::EmbeddedStore;
+use kenpo_statement_store::StatementStore;
+use kenpo_statement_store::embedded::EmbeddedStatements;
+use kenpo_statement_store::import::{Quiet, import_file};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -25,18 +28,22 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     }
     let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).map_err(|e| e.to_string())?;
     let mut aws_config = None;
-    let (store, mailer, outbox, changes): (Arc<dyn SignupStore>, Arc<dyn Mailer>, _, _) = if options.aws {
+    type Stores = (Arc<dyn SignupStore>, Arc<dyn StatementStore>);
+    let ((store, statements), mailer, outbox, changes): (Stores, Arc<dyn Mailer>, _, _) = if options.aws {
         let config = kenpo_shared::lambda::aws_config().await;
-        let store = kenpo_shared::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let store = kenpo_shared::store::dynamodb::DynamoStore::new(client.clone(), settings.table_name.clone());
+        let statements = kenpo_statement_store::dynamodb::DynamoStatements::new(client, settings.table_name.clone());
         let mailer = kenpo_shared::lambda::ses_mailer(&config);
         aws_config = Some(config);
-        (Arc::new(store), Arc::new(mailer), None, None)
+        ((Arc::new(store), Arc::new(statements)), Arc::new(mailer), None, None)
     } else {
         let store = Arc::new(EmbeddedStore::new());
         let (tx, rx) = mpsc::unbounded_channel();
         store.set_change_listener(tx);
+        let statements = Arc::new(EmbeddedStatements::new(store.clone()));
         let mailer = OutboxMailer::new(&options.outbox).map_err(|e| format!("outbox {}: {e}", options.outbox.display()))?;
-        (store, Arc::new(mailer), Some(options.outbox.clone()), Some(rx))
+        ((store, statements), Arc::new(mailer), Some(options.outbox.clone()), Some(rx))
     };
     if !options.aws {
         crate::seed::seed(store.as_ref()).await.map_err(|e| e.to_string())?;
@@ -48,9 +55,18 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
             store.put_members(&members).await.map_err(|e| e.to_string())?;
             eprintln!("{}: {}件の加入者を読み込みました。", file.display(), members.len());
         }
+        crate::seed_statements::seed_statements(statements.as_ref(), SystemClock.now()).await?;
+    }
+    for file in &options.statements {
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let imported = import_file(statements.as_ref(), &bytes, SystemClock.now(), &Quiet).await.map_err(|e| format!("{}: {e} ({})", file.display(), e.code()))?;
+        eprintln!("{}: {}", file.display(), crate::dev_import::summary_line(&imported));
+        if imported.report.is_refused() {
+            return Err(format!("{} は取り込めませんでした:\n{}", file.display(), crate::dev_import::issue_lines(&imported.report)));
+        }
     }
     let app = Arc::new(App::new(settings, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?);
-    let dev = Arc::new(Dev { app, handoff, mailer, outbox: outbox.clone() });
+    let dev = Arc::new(Dev { app, handoff, mailer, statements, outbox: outbox.clone() });
     if let Some(rx) = changes {
         tokio::spawn(crate::welcome::feed(dev.clone(), rx));
     }
@@ -78,7 +94,7 @@ fn print_banner(addr: SocketAddr, aws: bool, outbox: Option<&std::path::Path>) {
     };
     let mut text = format!("kenpo dev: http://{addr}/  (store: {}, mail: {mail})\n", if aws { "DynamoDB" } else { "embedded" });
     if !aws {
-        text.push_str(&format!("development portal: http://{addr}/dev/portal   outbox: http://{addr}/dev/outbox\n"));
+        text.push_str(&format!("development portal: http://{addr}/dev/portal   outbox: http://{addr}/dev/outbox   import: http://{addr}/dev/import\n"));
         text.push_str("demo members (made up): id / 保険者番号 / 生年月日\n");
         for d in crate::seed::DEMO_MEMBERS {
             text.push_str(&format!("  {}  {}  {}  {}\n", d.id, d.insurer, d.birth, d.note));

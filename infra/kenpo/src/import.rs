@@ -1,11 +1,18 @@
-//! `kenpo import-members FILE`: the society's members CSV into the table (batches of 25, retried).
+//! The operator's import commands, against `TABLE_NAME` with the standard AWS environment:
+//!
+//! - `kenpo import-members FILE`: the society's members CSV (batches of 25, retried).
+//! - `kenpo import-statements FILE`: a medical or benefits CSV, applied exactly as the S3 import
+//!   applies it (`kenpo_statement_store::import`), with a progress bar on a terminal (lines
+//!   checked, lines written) and a summary; a refused file prints every wrong line and exits 1.
 
 use std::path::PathBuf;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use kenpo_shared::clock::{Clock, SystemClock};
 use kenpo_shared::config::Settings;
 use kenpo_shared::members_csv;
 use kenpo_shared::store::SignupStore;
+use kenpo_statement_store::import::{Progress, import_file};
 
 pub async fn run(file: PathBuf) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
@@ -18,5 +25,43 @@ pub async fn run(file: PathBuf) -> Result<(), String> {
     let store = kenpo_shared::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
     store.put_members(&members).await.map_err(|e| format!("{} ({})", e, e.code()))?;
     println!("{}件の加入者を {} に取り込みました。", members.len(), settings.table_name);
+    Ok(())
+}
+
+/// The terminal's progress bar (drawn only when stderr is a terminal).
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn checked(&self, lines: u64, changes: u64) {
+        self.0.set_length(changes);
+        self.0.set_position(0);
+        self.0.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}行 書き込み済み ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        self.0.set_message(format!("{lines}行を確認しました。"));
+    }
+
+    fn written(&self, written: u64) {
+        self.0.set_position(written);
+    }
+}
+
+pub async fn run_statements(file: PathBuf) -> Result<(), String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let config = kenpo_shared::lambda::aws_config().await;
+    let store = kenpo_statement_store::dynamodb::DynamoStatements::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(format!("{} を確認しています…", file.display()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let progress = Bar(bar.clone());
+    let imported = import_file(&store, &bytes, SystemClock.now(), &progress).await;
+    bar.finish_and_clear();
+    let imported = imported.map_err(|e| format!("{}: {e} ({})", file.display(), e.code()))?;
+    println!("{}: {}", file.display(), crate::dev_import::summary_line(&imported));
+    for w in imported.report.warnings.iter() {
+        println!("  警告 {}行目 {}: {}", w.line, w.column, w.message);
+    }
+    if imported.report.is_refused() {
+        return Err(format!("{} は取り込めませんでした:\n{}", file.display(), crate::dev_import::issue_lines(&imported.report)));
+    }
     Ok(())
 }

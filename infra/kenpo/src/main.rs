@@ -2,6 +2,8 @@
 //!
 //! - `kenpo dev [--port N] [--members FILE] [--outbox DIR] [--aws]`: the whole system on 127.0.0.1.
 //! - `kenpo import-members FILE`: load a members CSV (UTF-8 or Shift_JIS) into the DynamoDB table.
+//! - `kenpo import-statements FILE`: apply a medical or benefits CSV to the DynamoDB table, as the
+//!   S3 import does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,8 +11,9 @@ use std::process::ExitCode;
 use kenpo::{dev, import, parse_dev};
 
 const USAGE: &str = "usage:
-  kenpo dev [--port N] [--members FILE] [--outbox DIR] [--aws]
+  kenpo dev [--port N] [--members FILE] [--statements FILE]... [--outbox DIR] [--aws]
   kenpo import-members FILE
+  kenpo import-statements FILE
 environment: SSO_JWT_SECRET, SESSION_KEY, TABLE_NAME, INSURER_NUMBERS, TERMS_VERSION, ONBOARDING_CUTOFF,
   LOCKOUT_ATTEMPTS, LOCKOUT_SECONDS, SESSION_SECONDS, SENDER_ADDRESS (see README.md)";
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => parse_dev(&args[1..]).and_then(|o| runtime.block_on(dev::run(o))),
         Some("import-members") if args.len() == 2 => runtime.block_on(import::run(PathBuf::from(&args[1]))),
+        Some("import-statements") if args.len() == 2 => runtime.block_on(import::run_statements(PathBuf::from(&args[1]))),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

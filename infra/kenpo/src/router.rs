@@ -24,7 +24,7 @@ pub const MAX_READ_BYTES: usize = 1024 * 1024;
 
 /// The functions the dev server hosts behind HTTP routes: every template function with an
 /// `HttpApi` event must be here (a test holds the two together).
-pub const HTTP_FUNCTIONS: &[&str] = &["web-pages", "portal-entry", "signup-status", "verify-identity", "record-consent", "save-preferences", "confirm-signup"];
+pub const HTTP_FUNCTIONS: &[&str] = &["web-pages", "portal-entry", "signup-status", "verify-identity", "record-consent", "save-preferences", "confirm-signup", "read-statements"];
 
 /// One invocation of the function named `function`, as Lambda would run it.
 pub async fn invoke(dev: &Dev, function: &str, req: Request) -> Response<Body> {
@@ -37,6 +37,7 @@ pub async fn invoke(dev: &Dev, function: &str, req: Request) -> Response<Body> {
         "record-consent" => record_consent::handle(app, req).await,
         "save-preferences" => save_preferences::handle(app, req).await,
         "confirm-signup" => confirm_signup::handle(app, req).await,
+        "read-statements" => read_statements::handle(&read_statements::Reader { app: app.clone(), statements: dev.statements.clone() }, req).await,
         other => {
             tracing::error!(function = other, "the template routes to a function the dev server does not host");
             ApiError::internal().into_response()
@@ -68,6 +69,8 @@ pub fn router(dev: Arc<Dev>) -> Result<Router, String> {
     for (path, methods) in by_path {
         router = router.route(&axum_path(&path), methods);
     }
+    // The development upload, with its own body limit (50 MB), before the fallback's 1 MiB.
+    router = router.merge(crate::dev_import::routes());
     let inner = router.fallback(|State(dev): State<Arc<Dev>>, req: axum::extract::Request| async move { fallback(&dev, req).await }).with_state(dev);
     // Outside the whole router, so the 405's `Allow` (added by the method router) is there to rewrite.
     Ok(Router::new().fallback_service(inner).layer(axum::middleware::map_response(json_method_not_allowed)))
@@ -140,6 +143,10 @@ async fn to_lambda(req: axum::extract::Request) -> Result<Request, Response<Body
     };
     let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
     let mut request = Request::from_parts(parts, body);
+    // API Gateway hands the handler the query string parsed, as `queryStringParameters`.
+    if let Some(query) = request.uri().query().and_then(|q| q.parse::<lambda_http::aws_lambda_events::query_map::QueryMap>().ok()) {
+        request = lambda_http::RequestExt::with_query_string_parameters(request, query);
+    }
     let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
     http.source_ip = peer.map(|p| p.ip().to_string());
     http.method = request.method().clone();
@@ -150,7 +157,8 @@ async fn to_lambda(req: axum::extract::Request) -> Result<Request, Response<Body
     Ok(request)
 }
 
-fn to_axum(response: Response<Body>) -> axum::response::Response {
+/// A function's answer as axum's response.
+pub(crate) fn to_axum(response: Response<Body>) -> axum::response::Response {
     let (parts, body) = response.into_parts();
     let body = match body {
         Body::Empty => axum::body::Body::empty(),

@@ -9,17 +9,22 @@ pub struct Demo {
     pub insurer: &'static str,
     pub birth: &'static str,
     pub category: &'static str,
+    /// 被保険者氏名 (made up).
+    pub name: &'static str,
+    /// 資格喪失日 (year, month, day), for a member who has left.
+    pub left_on: Option<(i32, u32, u32)>,
     pub note: &'static str,
     /// A completion already on record (year, month, day).
     pub completed: Option<(i32, u32, u32)>,
 }
 
 pub const DEMO_MEMBERS: &[Demo] = &[
-    Demo { id: "D0001", insurer: "06133946", birth: "19810403", category: "一般", note: "初めてのログイン", completed: None },
-    Demo { id: "D0002", insurer: "06133946", birth: "19790822", category: "任意継続", note: "初めてのログイン", completed: None },
-    Demo { id: "D0003", insurer: "63133946", birth: "19480115", category: "特例退職", note: "初めてのログイン（特例退職）", completed: None },
-    Demo { id: "D0004", insurer: "06133946", birth: "19650710", category: "一般", note: "令和4年7月以前に登録（もう一度手続き）", completed: Some((2022, 6, 1)) },
-    Demo { id: "D0005", insurer: "06133946", birth: "19920229", category: "一般", note: "登録済み（トップページへ）", completed: Some((2025, 4, 1)) },
+    Demo { id: "D0001", name: "健保 一郎", left_on: None, insurer: "06133946", birth: "19810403", category: "一般", note: "初めてのログイン", completed: None },
+    Demo { id: "D0002", name: "任継 花子", left_on: None, insurer: "06133946", birth: "19790822", category: "任意継続", note: "初めてのログイン", completed: None },
+    Demo { id: "D0003", name: "特退 三郎", left_on: None, insurer: "63133946", birth: "19480115", category: "特例退職", note: "初めてのログイン（特例退職）", completed: None },
+    Demo { id: "D0004", name: "再登 四郎", left_on: None, insurer: "06133946", birth: "19650710", category: "一般", note: "令和4年7月以前に登録（もう一度手続き）", completed: Some((2022, 6, 1)) },
+    Demo { id: "D0005", name: "登録 五月", left_on: None, insurer: "06133946", birth: "19920229", category: "一般", note: "登録済み（トップページへ）", completed: Some((2025, 4, 1)) },
+    Demo { id: "D0006", name: "退職 六子", left_on: Some((2025, 9, 30)), insurer: "06133946", birth: "19700512", category: "一般", note: "登録済み・資格喪失済み（閲覧期間内）", completed: Some((2024, 5, 1)) },
 ];
 
 pub fn demo_profiles() -> Vec<MemberProfile> {
@@ -31,6 +36,8 @@ pub fn demo_profiles() -> Vec<MemberProfile> {
                 insurer_number: InsurerNumber::parse(d.insurer).ok()?,
                 birth_date: BirthDate::from_compact(d.birth)?,
                 category: Some(d.category.to_owned()),
+                name: Some(d.name.to_owned()),
+                left_on: d.left_on.and_then(|(y, m, day)| chrono::NaiveDate::from_ymd_opt(y, m, day)),
             })
         })
         .collect()

@@ -204,6 +204,12 @@ pub fn encode_member(m: &MemberProfile) -> Item {
     if let Some(c) = &m.category {
         item.insert("category".into(), s(c.clone()));
     }
+    if let Some(name) = &m.name {
+        item.insert("name".into(), s(name.clone()));
+    }
+    if let Some(d) = m.left_on {
+        item.insert("leftOn".into(), s(d.format("%Y-%m-%d").to_string()));
+    }
     item
 }
 
@@ -213,6 +219,11 @@ pub fn decode_member(item: &Item) -> Result<MemberProfile, StoreError> {
         insurer_number: get_s(item, "insurerNumber").and_then(|v| InsurerNumber::parse(v).ok()).ok_or_else(|| corrupt("insurerNumber"))?,
         birth_date: get_s(item, "birthDate").and_then(BirthDate::from_compact).ok_or_else(|| corrupt("birthDate"))?,
         category: get_s(item, "category").map(str::to_owned),
+        name: get_s(item, "name").map(str::to_owned),
+        left_on: match get_s(item, "leftOn") {
+            None => None,
+            Some(v) => Some(chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| corrupt("leftOn"))?),
+        },
     })
 }
 

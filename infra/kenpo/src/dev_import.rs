@@ -1,0 +1,151 @@
+//! `/dev/import` (development only): a society's medical or benefits CSV applied to the dev store
+//! exactly as the S3 import applies it (`kenpo_statement_store::import`).
+//!
+//! - `POST /dev/import` with `Content-Type: text/csv` (body up to 50 MB): the report as JSON
+//!   (`{"kind", "applied", "warnings", "warningCount", "errors", "errorCount"}`), 200 when applied
+//!   (or applied before), 422 when refused (`kind` null for a header that is neither kind).
+//! - `GET /dev/import`: a page with a file form; its `multipart/form-data` POST answers the same
+//!   report as a page.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kenpo_shared::ApiError;
+use kenpo_shared::contract::ErrorCode;
+use kenpo_shared::http::{html_response, json_response};
+use kenpo_statement_store::FileStatus;
+use kenpo_statement_store::import::{ImportError, Imported, Quiet, import_file};
+use kenpo_statements::report::{Issue, Report};
+use kenpo_statements::types::StatementKind;
+
+use crate::Dev;
+use crate::router::to_axum;
+
+/// The largest file `/dev/import` takes (DESIGN.md Part 2): 50 MB.
+pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
+
+/// The `/dev/import` routes, with their own body limit.
+pub fn routes() -> axum::Router<Arc<Dev>> {
+    axum::Router::new().route("/dev/import", get(page).post(post)).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
+}
+
+/// One line for a terminal or a page: what the import did.
+pub fn summary_line(imported: &Imported) -> String {
+    let r = &imported.report;
+    let kind = r.kind.map_or("（種類不明）", kind_label);
+    match imported.status {
+        _ if imported.seen_before => format!("{kind}: 同じファイルは取り込み済みです（変更なし）。"),
+        FileStatus::Rejected => format!("{kind}: 誤りが{}件あるため、ファイル全体を取り込みませんでした。", r.error_count),
+        _ if r.warning_count > 0 => format!("{kind}: {}行を反映しました（警告{}件）。", r.applied, r.warning_count),
+        _ => format!("{kind}: {}行を反映しました。", r.applied),
+    }
+}
+
+fn kind_label(kind: StatementKind) -> &'static str {
+    match kind {
+        StatementKind::Medical => "医療費",
+        StatementKind::Benefits => "給付金",
+    }
+}
+
+/// The report's errors, one `N行目 列: 内容` per line (never a value from the file).
+pub fn issue_lines(report: &Report) -> String {
+    let mut lines: Vec<String> = report.errors.iter().map(|i| format!("{}行目 {}: {}", i.line, i.column, i.message)).collect();
+    if report.error_count > report.errors.len() as u64 {
+        lines.push(format!("（ほか{}件）", report.error_count - report.errors.len() as u64));
+    }
+    lines.join("\n")
+}
+
+struct Shown {
+    summary: String,
+    errors: Vec<Issue>,
+    error_count: u64,
+    warnings: Vec<Issue>,
+    warning_count: u64,
+}
+
+#[derive(askama::Template)]
+#[template(path = "dev_import.html")]
+struct ImportPage {
+    title: &'static str,
+    result: Option<Shown>,
+}
+
+fn render(result: Option<Shown>) -> Response {
+    match askama::Template::render(&ImportPage { title: "明細の取り込み（開発用）", result }) {
+        Ok(html) => to_axum(html_response(200, html)),
+        Err(e) => {
+            tracing::error!(error = %e, "dev import page not rendered");
+            to_axum(ApiError::internal().into_response())
+        }
+    }
+}
+
+async fn page() -> Response {
+    render(None)
+}
+
+async fn apply(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
+    import_file(dev.statements.as_ref(), bytes, dev.app.clock.now(), &Quiet).await.map_err(|e| match e {
+        ImportError::Busy => ApiError::with_message(ErrorCode::TemporarilyUnavailable, "ほかのファイルを取り込み中です。終わってからもう一度お試しください。"),
+        ImportError::Store(e) => {
+            tracing::warn!(code = e.code(), "dev import: store failed");
+            ApiError::temporarily_unavailable()
+        }
+    })
+}
+
+async fn post(State(dev): State<Arc<Dev>>, headers: HeaderMap, request: axum::extract::Request) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        return form_post(&dev, request).await;
+    }
+    if !content_type.starts_with("text/csv") {
+        return to_axum(ApiError::with_message(ErrorCode::UnsupportedMediaType, "CSV を Content-Type: text/csv で送ってください。").into_response());
+    }
+    let bytes = match axum::body::to_bytes(request.into_body(), MAX_IMPORT_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return to_axum(ApiError::too_large().into_response()),
+    };
+    match apply(&dev, &bytes).await {
+        Ok(imported) => {
+            let status = if imported.report.is_refused() { 422 } else { 200 };
+            to_axum(json_response(status, &imported.report))
+        }
+        Err(e) => to_axum(e.into_response()),
+    }
+}
+
+async fn form_post(dev: &Dev, request: axum::extract::Request) -> Response {
+    let mut form = match Multipart::from_request(request, &()).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let mut bytes = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("file") {
+            bytes = field.bytes().await.ok();
+            break;
+        }
+    }
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return render(Some(Shown { summary: "ファイルを選んでください（空のファイルは取り込めません）。".into(), errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 }));
+    };
+    match apply(dev, &bytes).await {
+        Ok(imported) => {
+            let r = &imported.report;
+            render(Some(Shown {
+                summary: summary_line(&imported),
+                errors: r.errors.clone(),
+                error_count: r.error_count,
+                warnings: r.warnings.clone(),
+                warning_count: r.warning_count,
+            }))
+        }
+        Err(e) => render(Some(Shown { summary: e.message, errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 })),
+    }
+}

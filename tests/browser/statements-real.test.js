@@ -1,0 +1,124 @@
+// The statement screens against the REAL APIs of `kenpo dev` and its seeded demo statements
+// (infra/kenpo/src/seed_statements.rs): a member with dependants reads a month, filters by person,
+// opens a benefit; the line hidden at an adult child's request is neither in the page nor in the
+// API's answer; a CSV uploaded at /dev/import appears for the right household; a member who left
+// sees until when the statements stay readable. (statements.test.js pins the screens to the
+// contract with fixtures; this one checks the whole path.)
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkScreen, launchBrowser, phone, runAxe, startServer } from './helpers.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function login(page, member, landing = /\/menu$/) {
+  await page.goto(`${server.base}/dev/portal`);
+  await page.getByRole('button', { name: `${member} としてログイン` }).click();
+  await page.waitForURL(landing);
+}
+
+/** The API's answer with the page's own cookie (same origin, as the page's script asks). */
+async function api(page, path) {
+  const r = await page.request.get(`${server.base}${path}`);
+  assert.equal(r.status(), 200, path);
+  return r.json();
+}
+
+const yen = (n) => `${Number(n).toLocaleString('ja-JP')}円`;
+
+describe('the demo household (D0005, with dependants) on the real APIs', () => {
+  it('reads the top page, a month, one person, and a benefit; the hidden line never arrives', async () => {
+    const { context, page, problems } = await phone(browser);
+    const outside = [];
+    page.on('request', (r) => { if (!r.url().startsWith(server.base) && !r.url().startsWith('data:')) outside.push(r.url()); });
+    await login(page, 'D0005');
+
+    const summary = await api(page, '/api/statements/summary');
+    await page.locator('#self-pay').filter({ hasText: yen(summary.selfPayThisYear) }).waitFor();
+    assert.match(await page.locator('#benefits-total').innerText(), new RegExp(yen(summary.benefitsThisYear).replace(/,/g, ',')));
+
+    await page.getByRole('link', { name: '医療費のお知らせを見る' }).click();
+    await page.waitForURL(/\/medical-expenses/);
+    const list = await api(page, '/api/medical-expenses');
+    const newest = list.months[0];
+    const [y, m] = newest.month.split('-').map(Number);
+    const block = page.locator('section.month').first();
+    await block.getByRole('heading', { name: `${y}年${m}月診療` }).waitFor();
+    assert.equal(await block.locator('li.card').count(), newest.lines.length, 'every line of the newest month');
+    assert.match(await block.locator('.month-totals').innerText(), new RegExp(yen(newest.totals.selfPay)));
+    const html = await page.content();
+    assert.ok(!html.includes('こころのクリニック'), 'the hidden line is not in the page');
+    assert.ok(!JSON.stringify(list).includes('demo-hidden'), 'nor in the API answer');
+    assert.ok(!JSON.stringify(list).includes('demo-cancel-0001'), 'a cancelled line is gone');
+    await checkScreen(null, assert, page, 'real-medical-expenses');
+
+    // One person: 登録 七海 (子).
+    const child = list.persons.find((p) => p.relation === '子');
+    await page.selectOption('#person', child.personNo);
+    await page.getByRole('button', { name: '表示する' }).click();
+    await page.waitForURL(new RegExp(`person=${child.personNo}`));
+    const childList = await api(page, `/api/medical-expenses?person=${child.personNo}`);
+    await page.locator('section.month').first().waitFor();
+    const shownLines = await page.locator('section.month li.card').count();
+    assert.equal(shownLines, childList.months.reduce((n, mo) => n + mo.lines.length, 0));
+    assert.ok(childList.months.every((mo) => mo.lines.every((l) => l.personNo === child.personNo)));
+
+    // The benefits: open the newest decision's details.
+    await page.goto(`${server.base}/benefits`);
+    const benefits = await api(page, '/api/benefits');
+    const first = page.locator('li.card.benefit').first();
+    await first.getByRole('heading', { name: benefits.benefits[0].name }).waitFor();
+    await first.locator('summary').click();
+    assert.ok(await first.locator('details[open]').count() === 1, 'the details open');
+    const violations = await runAxe(page, 'real-benefits');
+    assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), []);
+
+    assert.deepEqual(outside, [], 'no request leaves the origin');
+    assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), []);
+    await context.close();
+  });
+
+  it('a member who left sees until when the statements stay readable', async () => {
+    const { context, page } = await phone(browser);
+    await login(page, 'D0006');
+    const summary = await api(page, '/api/statements/summary');
+    assert.ok(summary.accessUntil, 'accessUntil is set');
+    const [y, m, d] = summary.accessUntil.split('-').map(Number);
+    await page.locator('#access-until').filter({ hasText: `${y}年${m}月${d}日` }).waitFor();
+    await context.close();
+  });
+
+  it('a file uploaded at /dev/import appears for its household only from its publish_on', async () => {
+    const { context, page } = await phone(browser);
+    const japanDay = (days) => new Date(Date.now() + 9 * 3600 * 1000 + days * 86400 * 1000).toISOString().slice(0, 10).replace(/-/g, '');
+    const today = japanDay(0);
+    const month = `${today.slice(0, 4)}${today.slice(4, 6)}`;
+    const header = 'record_id,action,member_id,person_no,person_name,relation,service_month,category,days,institution_name,total_cost,insurer_paid,public_paid,self_pay,hidden,publish_on';
+    const csv = [header,
+      `up-1,N,D0005,00,登録 五月,本人,${month},12,1,アップロード内科,7000,4900,0,2100,0,${today}`,
+      `up-2,N,D0005,00,登録 五月,本人,${month},12,1,未来掲載クリニック,5000,3500,0,1500,0,${japanDay(40)}`,
+    ].join('\r\n');
+    await page.goto(`${server.base}/dev/import`);
+    await page.setInputFiles('#file', { name: 'upload.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: '取り込む' }).click();
+    await page.getByRole('status').filter({ hasText: '2行を反映しました' }).waitFor();
+    await login(page, 'D0005');
+    await page.goto(`${server.base}/medical-expenses?year=${today.slice(0, 4)}`);
+    await page.getByText('アップロード内科').first().waitFor();
+    assert.ok(!(await page.content()).includes('未来掲載クリニック'), 'not before its publish_on');
+    await login(page, 'D0001', /\/signup\/identity/);
+    const other = await page.request.get(`${server.base}/api/medical-expenses`);
+    assert.ok(!(await other.text()).includes('アップロード内科'), 'another member never sees it');
+    await context.close();
+  });
+});
