@@ -235,9 +235,12 @@ fn kind_only(kind: StatementKind) -> impl Iterator<Item = Col> {
 const GARBLED: &str =
     "読めない文字（文字化け）が含まれています。ファイルをUTF-8またはShift_JIS（CP932）で保存してください。";
 
-/// The text of a file: UTF-8 (a BOM is dropped) when it is valid UTF-8 or starts with a BOM,
-/// else CP932 (encoding_rs' Shift_JIS is Windows-31J). Undecodable bytes become U+FFFD, which
-/// the checks refuse where they land. UTF-16 (Excel's 「Unicode テキスト」) is refused.
+/// The text of a file: UTF-8 (a BOM is dropped) when it is valid UTF-8, starts with a BOM, or has
+/// a valid multi-byte UTF-8 character before its first invalid byte (a UTF-8 file with a damaged
+/// byte: CP932 text is never valid UTF-8 at its first non-ASCII character); else CP932
+/// (encoding_rs' Shift_JIS is Windows-31J). Undecodable bytes become U+FFFD, which the checks
+/// refuse where they land, so the report names the line and column of the damage. UTF-16
+/// (Excel's 「Unicode テキスト」) is refused.
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, &'static str> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(
@@ -249,6 +252,7 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, &'static str> {
     }
     Ok(match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
+        Err(e) if !bytes[..e.valid_up_to()].is_ascii() => String::from_utf8_lossy(bytes),
         Err(_) => encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes).0,
     })
 }
@@ -286,14 +290,16 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// A column's name as the report may show it: the header as written when it is a plain ASCII
-/// name, else its position (a header cell could hold anything, even personal data).
+/// A column's name as the report may show it: the header as written when it looks like a column
+/// name (`snake_case`: a lower-case letter, then lower-case letters, digits or `_`, at most 40),
+/// else its position. A header cell could hold anything, even personal data (an address, a name, a
+/// data row glued to the header), and the report must never repeat a value from the file.
 fn column_label(raw: &str, position: usize) -> String {
-    if !raw.is_empty() && raw.len() <= 40 && raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        raw.to_owned()
-    } else {
-        format!("{}列目", position + 1)
-    }
+    let mut bytes = raw.bytes();
+    let named = raw.len() <= 40
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if named { raw.to_owned() } else { format!("{}列目", position + 1) }
 }
 
 /// Parses and checks a whole file: every row, or a report naming every wrong line.
@@ -654,6 +660,12 @@ impl<'r> RowCheck<'r> {
                 "医療費総額（total_cost）が保険者負担額・公費負担額・自己負担額の合計と一致しません（この行は取り込みます）。",
             );
         }
+        if line.service_month.first_day() > line.publish_on {
+            self.warning(
+                Col::ServiceMonth,
+                "診療年月（service_month）が掲載日（publish_on）より後です。年月の誤りがないか確認してください（この行は取り込みます）。",
+            );
+        }
         Some(line)
     }
 
@@ -691,6 +703,16 @@ impl<'r> RowCheck<'r> {
         let remarks = self.take(Col::Remarks, &|s| optional_text(s, 200, "備考（remarks）", true));
         let hidden = self.take(Col::Hidden, &parse_hidden);
         let publish_on = self.take(Col::PublishOn, &parse_date);
+        if let (Some(decided), Some(Some(paid))) = (decided_on, paid_on)
+            && paid < decided
+        {
+            self.warning(Col::PaidOn, "支払日（paid_on）が支給決定日（decided_on）より前です。日付の誤りがないか確認してください（この行は取り込みます）。");
+        }
+        if let (Some(decided), Some(publish)) = (decided_on, publish_on)
+            && decided > publish
+        {
+            self.warning(Col::DecidedOn, "支給決定日（decided_on）が掲載日（publish_on）より後です。日付の誤りがないか確認してください（この行は取り込みます）。");
+        }
         Some(Benefit {
             record_id: record_id?,
             member_id: member_id?,

@@ -77,11 +77,14 @@ pub struct EncodingSniffer {
     valid: bool,
     /// The start of a UTF-8 sequence that the last piece cut (at most 3 bytes).
     carry: Vec<u8>,
+    /// A valid multi-byte UTF-8 character came before any invalid byte: the file is UTF-8 with a
+    /// damaged byte, not CP932 (see `crate::file::decode`).
+    multibyte: bool,
 }
 
 impl EncodingSniffer {
     pub fn new() -> Self {
-        Self { head: Vec::with_capacity(3), valid: true, carry: Vec::with_capacity(4) }
+        Self { head: Vec::with_capacity(3), valid: true, carry: Vec::with_capacity(4), multibyte: false }
     }
 
     /// The next bytes of the file.
@@ -97,7 +100,10 @@ impl EncodingSniffer {
             self.carry.push(first);
             bytes = rest;
             match std::str::from_utf8(&self.carry) {
-                Ok(_) => self.carry.clear(),
+                Ok(_) => {
+                    self.carry.clear();
+                    self.multibyte = true;
+                }
                 Err(e) if e.error_len().is_some() => {
                     self.valid = false;
                     return;
@@ -105,12 +111,17 @@ impl EncodingSniffer {
                 Err(_) => {}
             }
         }
-        if let Err(e) = std::str::from_utf8(bytes) {
-            match e.error_len() {
-                Some(_) => self.valid = false,
-                None => self.carry.extend_from_slice(&bytes[e.valid_up_to()..]),
+        let valid_up_to = match std::str::from_utf8(bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) => {
+                match e.error_len() {
+                    Some(_) => self.valid = false,
+                    None => self.carry.extend_from_slice(&bytes[e.valid_up_to()..]),
+                }
+                e.valid_up_to()
             }
-        }
+        };
+        self.multibyte |= !bytes[..valid_up_to].is_ascii();
     }
 
     /// The encoding, or the report refusing the file (UTF-16, as `parse` refuses it).
@@ -120,7 +131,7 @@ impl EncodingSniffer {
         }
         Ok(if self.head == b"\xEF\xBB\xBF" {
             Encoding::Utf8Bom
-        } else if self.valid && self.carry.is_empty() {
+        } else if (self.valid && self.carry.is_empty()) || self.multibyte {
             Encoding::Utf8
         } else {
             Encoding::Cp932

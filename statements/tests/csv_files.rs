@@ -128,6 +128,17 @@ fn an_unknown_column_refuses_the_file_and_is_named() {
     assert!(!report.errors[1].message.contains("備考欄"));
 }
 
+/// A header cell that holds a value (an address, a data row glued to the header) is never
+/// repeated: only a `snake_case` name is shown as written.
+#[test]
+fn an_unknown_header_holding_a_value_is_named_by_position() {
+    let text = format!("{},d0005@example.jp,YAMADA TARO,1000\n{},x,y,z\n", header(Medical).join(","), medical(&[]));
+    let report = parse_err(&text);
+    assert_eq!(pairs(&report), vec![(1, "17列目"), (1, "18列目"), (1, "19列目")]);
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("example.jp") && !json.contains("YAMADA") && !json.contains("1000"), "{json}");
+}
+
 #[test]
 fn a_column_of_the_other_kind_is_unknown() {
     let text = format!("{},amount\n", header(Medical).join(","));
@@ -305,6 +316,30 @@ fn amounts_that_do_not_add_up_are_warnings_not_errors() {
     let w = &parsed.report.warnings[0];
     assert_eq!((w.line, w.column.as_str()), (3, "total_cost"));
     assert!(!w.message.contains("2999") && !w.message.contains("10000"));
+}
+
+/// Dates that cannot be right are flagged for the operator (the line is still imported): a visit
+/// after its own publication, a payment before its decision, a decision after its publication.
+#[test]
+fn impossible_date_orders_are_warnings() {
+    let medical_file = parse_ok(&file(Medical, &[medical(&[("service_month", "202801")])]));
+    assert_eq!(medical_file.report.warnings.iter().map(|w| (w.line, w.column.as_str())).collect::<Vec<_>>(), vec![(2, "service_month")]);
+    let benefits_file = parse_ok(&file(Benefits, &[benefit(&[("paid_on", "20261001"), ("decided_on", "20261120")])]));
+    let columns: Vec<&str> = benefits_file.report.warnings.iter().map(|w| w.column.as_str()).collect();
+    assert_eq!(columns, vec!["decided_on", "paid_on"], "in the columns' order");
+    assert_eq!(benefits_file.rows.len(), 1);
+}
+
+/// A UTF-8 file with one damaged byte is read as UTF-8 (not as CP932, which would garble every
+/// Japanese field): the report names the damaged line and column only.
+#[test]
+fn a_damaged_byte_in_a_utf8_file_is_named_where_it_is() {
+    let text = file(Benefits, &[benefit(&[]), benefit(&[("record_id", "B2"), ("remarks", "備考XX")]), benefit(&[("record_id", "B3")])]);
+    let mut bytes = text.into_bytes();
+    let at = bytes.windows(2).position(|w| w == b"XX").unwrap();
+    bytes[at] = 0xFF;
+    let report = kenpo_statements::parse(&bytes).unwrap_err();
+    assert_eq!(pairs(&report), vec![(3, "remarks")]);
 }
 
 #[test]

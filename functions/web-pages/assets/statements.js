@@ -314,7 +314,7 @@
           el('dl', {},
             pair('算定基礎額', b.basisAmount === null || b.basisAmount === undefined ? '—' : yen(b.basisAmount), 'wide'),
             pair('医療機関', b.institutionName || '—', 'wide'),
-            pair('備考', b.remarks || '—', 'wide')),
+            pair('備考', b.remarks || '—', 'wide remarks')),
           el('p', {}, el('a', { class: 'download', href: `/api/documents/benefits/${encodeURIComponent(b.recordId)}.pdf`, 'aria-describedby': id, text: '支給決定通知書（PDF）をダウンロード' })),
           el('p', { class: 'alert download-error', role: 'alert', hidden: '' })));
     }));

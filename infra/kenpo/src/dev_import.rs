@@ -72,11 +72,19 @@ struct Shown {
 #[template(path = "dev_import.html")]
 struct ImportPage {
     title: &'static str,
+    /// This server's origin, for the page's `curl` example.
+    base: String,
     result: Option<Shown>,
 }
 
-fn render(result: Option<Shown>) -> Response {
-    match askama::Template::render(&ImportPage { title: "明細の取り込み（開発用）", result }) {
+/// The origin the browser used (`Host`), for the page's example.
+fn base_of(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-[]".contains(&b)));
+    format!("http://{}", host.unwrap_or("127.0.0.1:3000"))
+}
+
+fn render(base: String, result: Option<Shown>) -> Response {
+    match askama::Template::render(&ImportPage { title: "明細の取り込み（開発用）", base, result }) {
         Ok(html) => to_axum(html_response(200, html)),
         Err(e) => {
             tracing::error!(error = %e, "dev import page not rendered");
@@ -85,13 +93,17 @@ fn render(result: Option<Shown>) -> Response {
     }
 }
 
-async fn page() -> Response {
-    render(None)
+async fn page(headers: HeaderMap) -> Response {
+    render(base_of(&headers), None)
 }
 
 async fn apply(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
     import_file(dev.statements.as_ref(), bytes, dev.app.clock.now(), &Quiet).await.map_err(|e| match e {
-        ImportError::Busy => ApiError::with_message(ErrorCode::TemporarilyUnavailable, "ほかのファイルを取り込み中です。終わってからもう一度お試しください。"),
+        ImportError::Busy => {
+            let mut e = ApiError::with_message(ErrorCode::TemporarilyUnavailable, "ほかのファイルを取り込み中です。終わってからもう一度お試しください。");
+            e.retry_after = Some(5);
+            e
+        }
         ImportError::Store(e) => {
             tracing::warn!(code = e.code(), "dev import: store failed");
             ApiError::temporarily_unavailable()
@@ -102,7 +114,7 @@ async fn apply(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
 async fn post(State(dev): State<Arc<Dev>>, headers: HeaderMap, request: axum::extract::Request) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
-        return form_post(&dev, request).await;
+        return form_post(&dev, base_of(&headers), request).await;
     }
     if !content_type.starts_with("text/csv") {
         return to_axum(ApiError::with_message(ErrorCode::UnsupportedMediaType, "CSV を Content-Type: text/csv で送ってください。").into_response());
@@ -120,25 +132,36 @@ async fn post(State(dev): State<Arc<Dev>>, headers: HeaderMap, request: axum::ex
     }
 }
 
-async fn form_post(dev: &Dev, request: axum::extract::Request) -> Response {
+async fn form_post(dev: &Dev, base: String, request: axum::extract::Request) -> Response {
     let mut form = match Multipart::from_request(request, &()).await {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
+    let message = |text: &str| render(base.clone(), Some(Shown { summary: text.into(), errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 }));
     let mut bytes = None;
-    while let Ok(Some(field)) = form.next_field().await {
-        if field.name() == Some("file") {
-            bytes = field.bytes().await.ok();
-            break;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => {
+                match field.bytes().await {
+                    Ok(b) => bytes = Some(b),
+                    Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return message("ファイルが大きすぎます（50 MB まで）。"),
+                    Err(_) => return message("ファイルを最後まで受け取れませんでした。もう一度お試しください。"),
+                }
+                break;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return message("ファイルが大きすぎます（50 MB まで）。"),
+            Err(_) => return message("送信された内容を読めませんでした。もう一度お試しください。"),
         }
     }
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
-        return render(Some(Shown { summary: "ファイルを選んでください（空のファイルは取り込めません）。".into(), errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 }));
+        return message("ファイルを選んでください（空のファイルは取り込めません）。");
     };
     match apply(dev, &bytes).await {
         Ok(imported) => {
             let r = &imported.report;
-            render(Some(Shown {
+            render(base, Some(Shown {
                 summary: summary_line(&imported),
                 errors: r.errors.clone(),
                 error_count: r.error_count,
@@ -146,6 +169,6 @@ async fn form_post(dev: &Dev, request: axum::extract::Request) -> Response {
                 warning_count: r.warning_count,
             }))
         }
-        Err(e) => render(Some(Shown { summary: e.message, errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 })),
+        Err(e) => render(base, Some(Shown { summary: e.message, errors: vec![], error_count: 0, warnings: vec![], warning_count: 0 })),
     }
 }

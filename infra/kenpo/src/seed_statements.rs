@@ -24,6 +24,8 @@ const HOUSEHOLD: &[Person] = &[
     Person { no: "01", name: "登録 六郎", relation: "配偶者", share: 30 },
     Person { no: "02", name: "登録 七海", relation: "子", share: 20 },
     Person { no: "03", name: "登録 八雲", relation: "子", share: 30 },
+    // Only in the benefits (家族埋葬料): a parent who was a dependant.
+    Person { no: "04", name: "登録 九重", relation: "父母", share: 20 },
 ];
 
 const CLINICS: &[(&str, &str)] = &[
@@ -109,7 +111,7 @@ fn medical_files(today: NaiveDate) -> (Vec<u8>, Vec<u8>) {
     // 24 months of visits up to last month (last month's lines are not published yet).
     for back in (1..=23u32).rev() {
         let service = month_start(today, back);
-        for p in HOUSEHOLD {
+        for p in &HOUSEHOLD[..4] {
             let visits = rng.next(3);
             for _ in 0..visits {
                 let (category, clinic) = CLINICS[rng.next(4) as usize];
@@ -168,7 +170,7 @@ fn benefits_file(today: NaiveDate) -> Vec<u8> {
         ("SHOBYO", "傷病手当金", 0, 6, 184_520, None, Some(27), "2", ""),
         ("SHUSSAN_TEATE", "出産手当金", 1, 20, 412_300, None, Some(98), "2", ""),
         ("SHUSSAN_IKUJI", "出産育児一時金", 1, 19, 500_000, None, None, "3", "医療機関等への直接支払制度を利用しました。"),
-        ("MAISO", "埋葬料", 0, 4, 50_000, None, None, "2", ""),
+        ("MAISO", "家族埋葬料", 4, 4, 50_000, None, None, "2", "ご家族（被扶養者）が亡くなられたときの給付です。"),
         ("OTHER", "インフルエンザ予防接種補助", 3, 2, 2_000, None, None, "1", "組合独自の補助です。"),
     ];
     let mut rows = Vec::new();
