@@ -17,7 +17,7 @@ login() { # a session for demo member $1, through the real hand-off
   local token
   token="$(curl -s "$BASE/dev/portal" | tr '<' '\n' | grep -A1 "$1 としてログイン" -B3 | grep -o 'name="token" value="[^"]*"' | head -1 | sed 's/.*value="//;s/"//')"
   [ -n "$token" ] || token="$(curl -s "$BASE/dev/portal" | grep -o 'name="token" value="[^"]*"' | sed -n "$2p" | sed 's/.*value="//;s/"//')"
-  curl -s -o /dev/null -D - -X POST "$BASE/sso" --data-urlencode "token=$token" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p'
+  curl -s -o /dev/null -D - -X POST "$BASE/sso" -H "Origin: $BASE" --data-urlencode "token=$token" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p'
 }
 COOKIE="$(login D0002 2)"
 [ -n "$COOKIE" ] || { echo "schemathesis: could not log in"; exit 1; }

@@ -11,6 +11,8 @@ use kenpo_tests::runtime_stub::{Outcome, RuntimeStub};
 use serde_json::{Value, json};
 
 pub const ORIGIN: &str = "https://kenpo.example";
+/// The portal's origin (of `PORTAL_URL`): the only one `/sso` accepts.
+pub const PORTAL_ORIGIN: &str = "https://portal.kenpo.example";
 /// Stand-ins for the secrets CloudFormation resolves at deploy time.
 pub const SSO_SECRET: &str = "bench-sso-secret-0123456789abcdef0123456789";
 pub const SESSION_KEY: &str = "BenchSessionKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
@@ -34,7 +36,7 @@ pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, S
         ("MAIL_FROM_DOMAIN", format!("mail.{SENDER_DOMAIN}")),
         ("SOCIETY_NAME", "健康保険組合".into()),
         ("ALLOWED_ORIGINS", ORIGIN.into()),
-        ("PORTAL_URL", "https://portal.kenpo.example/menu".into()),
+        ("PORTAL_URL", format!("{PORTAL_ORIGIN}/menu")),
         ("RUST_LOG", "info".into()),
         ("SESSION_KEY", SESSION_KEY.into()),
     ];
@@ -108,7 +110,7 @@ pub fn offline_event(binary: &str) -> Value {
         "portal-entry" => http_event(
             "POST",
             "/sso",
-            &[("content-type", "application/x-www-form-urlencoded")],
+            &[("content-type", "application/x-www-form-urlencoded"), ("origin", PORTAL_ORIGIN)],
             &[],
             Some("token=not.a.jwt"),
         ),

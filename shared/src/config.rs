@@ -43,6 +43,10 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Where a member who is not logged in goes back to.
     pub portal_url: String,
+    /// `PORTAL_ORIGINS`: the origins whose pages may post a hand-off to `/sso` (DESIGN.md Part 2);
+    /// `None`: the origin of `portal_url`, or our own origins when it is a path (`/dev/portal`).
+    /// `null` counts only when written explicitly.
+    pub portal_origins: Option<Vec<String>>,
     pub cookie_secure: bool,
     pub max_body_bytes: usize,
 }
@@ -61,6 +65,21 @@ pub const DEV_SSO_JWT_SECRET: &str = "kenpo-dev-only-sso-secret-do-not-use-in-pr
 pub const DEV_SESSION_KEY: &str = "kenpo-dev-only-session-key-do-not-use-in-production-0123456789";
 
 impl Settings {
+    /// The origins `/sso` accepts a hand-off from: `PORTAL_ORIGINS`, else the origin of
+    /// `PORTAL_URL` (scheme, host and port of an absolute `http(s)` URL), else (a path, as in the
+    /// dev server) our own `allowed_origins`.
+    pub fn portal_origins(&self) -> Vec<String> {
+        if let Some(list) = &self.portal_origins {
+            return list.clone();
+        }
+        let origin = ["https://", "http://"].iter().find_map(|scheme| {
+            let rest = self.portal_url.strip_prefix(scheme)?;
+            let authority = rest.split(['/', '?', '#']).next().filter(|a| !a.is_empty())?;
+            Some(format!("{scheme}{authority}"))
+        });
+        origin.map_or_else(|| self.allowed_origins.clone(), |o| vec![o])
+    }
+
     /// Development defaults: what `kenpo dev` runs with unless the environment says otherwise.
     pub fn development() -> Self {
         Self {
@@ -79,6 +98,7 @@ impl Settings {
             session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
             allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
             portal_url: "/dev/portal".into(),
+            portal_origins: None,
             cookie_secure: true,
             max_body_bytes: 16 * 1024,
         }
@@ -122,6 +142,9 @@ impl Settings {
         }
         if let Some(v) = required("ALLOWED_ORIGINS")? {
             s.allowed_origins = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
+        }
+        if let Some(v) = get("PORTAL_ORIGINS").filter(|v| !v.trim().is_empty()) {
+            s.portal_origins = Some(v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect());
         }
         if let Some(v) = get("SENDER_ADDRESS") {
             s.sender_address = v;
@@ -227,5 +250,15 @@ mod tests {
         assert_eq!(s.lockout_attempts, 3);
         assert_eq!(s.allowed_origins, vec!["https://kenpo.example"]);
         assert!(Settings::from_lookup(|k| (k == "INSURER_NUMBERS").then(|| "12345678".to_string())).is_err());
+    }
+
+    #[test]
+    fn the_portals_origins_default_to_the_portal_urls_origin_or_our_own() {
+        let mut s = Settings::development();
+        assert_eq!(s.portal_origins(), s.allowed_origins, "a path: the dev server's own origins");
+        s.portal_url = "https://portal.example.jp:8443/menu?x=1".into();
+        assert_eq!(s.portal_origins(), vec!["https://portal.example.jp:8443"]);
+        let s = Settings::from_lookup(|k| (k == "PORTAL_ORIGINS").then(|| "https://a.example/, null".to_owned())).unwrap();
+        assert_eq!(s.portal_origins(), vec!["https://a.example", "null"]);
     }
 }

@@ -10,7 +10,9 @@ use crate::domain::MemberId;
 pub const MAX_TOKEN_BYTES: usize = 4096;
 /// A hand-off token is for immediate use: refuse ones that live longer than this.
 pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 15 * 60;
-const LEEWAY_SECONDS: u64 = 30;
+/// Clock skew allowed between the portal and us on `iat`, `nbf` and `exp` (seconds); a used `jti`
+/// stays claimed until `exp` plus this, the last moment its token could be accepted.
+pub const LEEWAY_SECONDS: u64 = 30;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HandoffClaims {
@@ -43,6 +45,9 @@ pub enum HandoffError {
     Replayed,
     #[error("member unknown")]
     UnknownMember,
+    /// Posted by a page that is not the portal's (or without an `Origin`): a login CSRF.
+    #[error("hand-off from another origin")]
+    CrossOrigin,
 }
 
 impl HandoffError {
@@ -54,6 +59,7 @@ impl HandoffError {
             HandoffError::Expired => "token_expired",
             HandoffError::Replayed => "token_replayed",
             HandoffError::UnknownMember => "unknown_member",
+            HandoffError::CrossOrigin => "cross_origin",
         }
     }
 }

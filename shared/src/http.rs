@@ -24,7 +24,10 @@ impl ApiError {
 fn secure_headers(builder: lambda_http::http::response::Builder) -> lambda_http::http::response::Builder {
     builder
         .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "no-referrer")
+        // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a
+        // form POST (Fetch, "append a request Origin header"), and the origin check refuses the
+        // page's own forms (ログアウト). Nothing leaves the origin either way.
+        .header("referrer-policy", "same-origin")
         .header("strict-transport-security", "max-age=63072000; includeSubDomains")
         .header("cache-control", "no-store")
 }

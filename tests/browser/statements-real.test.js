@@ -88,6 +88,19 @@ describe('the demo household (D0005, with dependants) on the real APIs', () => {
     await context.close();
   });
 
+  it('ログアウト from the top page ends the session in the browser', async () => {
+    const { context, page } = await phone(browser);
+    await login(page, 'D0005');
+    await page.locator('#self-pay').filter({ hasText: '円' }).waitFor();
+    await page.getByRole('button', { name: 'ログアウト' }).click();
+    await page.waitForURL(/\/dev\/portal$/);
+    const after = await page.request.get(`${server.base}/api/signup`);
+    assert.equal(after.status(), 401, 'the browser no longer has a session');
+    await page.goto(`${server.base}/menu`);
+    await page.getByRole('heading', { name: 'ログインしてください' }).waitFor();
+    await context.close();
+  });
+
   it('a member who left sees until when the statements stay readable', async () => {
     const { context, page } = await phone(browser);
     await login(page, 'D0006');

@@ -121,6 +121,8 @@ pub fn sso_request(token: &str) -> Request {
         .method("POST")
         .uri("https://kenpo.example/sso")
         .header("content-type", "application/x-www-form-urlencoded")
+        // The dev portal is on our own origin (PORTAL_URL is a path): DESIGN.md Part 2.
+        .header("origin", ORIGIN)
         .body(Body::Text(format!("token={token}")))
         .unwrap()
 }

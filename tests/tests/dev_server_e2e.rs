@@ -12,7 +12,7 @@ fn token_for(server: &DevServer, member: &str) -> String {
 
 /// POST /sso as the portal's form does: (status, location, cookie).
 fn hand_off(server: &DevServer, token: &str) -> (u16, String, String) {
-    let r = match server.agent().post(&format!("{}/sso", server.base)).send_form(&[("token", token)]) {
+    let r = match server.agent().post(&format!("{}/sso", server.base)).set("origin", &server.base).send_form(&[("token", token)]) {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{e}"),
     };

@@ -67,6 +67,43 @@ async fn sso_refuses_bad_tokens_with_a_401_page() {
     assert_eq!(portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&not_yet)).await.status(), 401, "not yet valid");
 }
 
+/// Login CSRF (DESIGN.md Part 2): a page on another origin auto-submitting a valid token for
+/// another member, or a post without `Origin`, is refused and leaves the victim's session as it was.
+#[tokio::test]
+async fn sso_accepts_a_hand_off_only_from_the_portals_origin() {
+    let t = app_with_member().await;
+    t.store.put_members(&[member("ATTACKER", INSURER, "19700101")]).await.unwrap();
+    let victim = t.login("M1").await;
+    let token = sign_hs256(&t.app.settings.sso_jwt_secret, "ATTACKER", t.clock.now().timestamp(), 60);
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let mut req = sso_request(&token);
+        req.headers_mut().remove("origin");
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        let r = t.route(req).await;
+        assert_eq!(r.status(), 403, "{origin:?}");
+        assert!(r.headers().get("set-cookie").is_none(), "{origin:?}: nothing set");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a page, not JSON");
+    }
+    assert_eq!(t.step(&victim).await, "identity", "the victim is still logged in as themselves");
+    // The token was not used up by the refused posts: the real portal's post still works.
+    assert_eq!(t.route(sso_request(&token)).await.status(), 303);
+}
+
+/// A used token is refused for as long as it could be accepted at all: until its `exp` plus the
+/// clock leeway (issue 11: one token made 15 sessions in the 30 s after `exp`).
+#[tokio::test]
+async fn a_used_token_stays_used_through_the_leeway_after_exp() {
+    let t = app_with_member().await;
+    let token = sign_hs256(&t.app.settings.sso_jwt_secret, "M1", t.clock.now().timestamp(), 60);
+    assert_eq!(t.route(sso_request(&token)).await.status(), 303);
+    t.clock.advance(chrono::Duration::seconds(60 + kenpo_shared::handoff::LEEWAY_SECONDS as i64 - 2));
+    let again = t.route(sso_request(&token)).await;
+    assert_eq!(again.status(), 401, "within the leeway after exp: still a replay");
+    assert!(again.headers().get("set-cookie").is_none());
+}
+
 /// A token whose `nbf` lies in the future, signed with the real secret.
 fn jsonwebtoken_free_nbf(secret: &[u8], now: i64) -> String {
     let claims = HandoffClaims { sub: "M1".into(), iat: now, exp: now + 600, jti: "nbf-test-0123456789".into(), nbf: Some(now + 300) };

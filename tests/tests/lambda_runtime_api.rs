@@ -39,6 +39,9 @@ const ORIGIN_PARAM: &str = "https://kenpo.example";
 // ---------------------------------------------------------------------------------------------
 
 /// The deployed template, its `Fn::ForEach` loops expanded (the same one the dev server reads).
+/// The portal's origin (of the deployment's `PortalUrl`): the only one `/sso` accepts.
+const PORTAL_ORIGIN: &str = "https://portal.kenpo.example";
+
 fn template() -> Yaml {
     kenpo::routes::template().expect("infra/template.yaml").clone()
 }
@@ -59,7 +62,7 @@ impl Deployment {
             "SenderAddress" => return format!("webmaster@{}", self.sender_domain),
             "MailFromDomain" => return format!("mail.{}", self.sender_domain),
             "AllowedOrigins" => return ORIGIN_PARAM.into(),
-            "PortalUrl" => return "https://portal.kenpo.example/menu".into(),
+            "PortalUrl" => return format!("{PORTAL_ORIGIN}/menu"),
             "ImportChunkQueue" | "ImportWaitQueue" => return format!("https://sqs.ap-northeast-1.amazonaws.com/123456789012/{STACK}-{name}"),
             "AWS::StackName" => return STACK.into(),
             "AWS::Region" => return "ap-northeast-1".into(),
@@ -376,7 +379,7 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                     (id, r)
                 }
                 "portal-entry" => {
-                    let form = [("content-type", "application/x-www-form-urlencoded")];
+                    let form = [("content-type", "application/x-www-form-urlencoded"), ("origin", PORTAL_ORIGIN)];
                     let (id, r) = run.invoke(&http_event("POST", "/sso", &form, &[], Some("token=not.a.jwt")));
                     assert_eq!(r["statusCode"], 401, "{r}");
                     assert!(header(&r, "content-type").starts_with("text/html"), "a page, not JSON: {r}");
@@ -479,7 +482,7 @@ async fn a_member_onboards_through_the_built_bootstraps() {
         let (d, recipient) = (d.clone(), recipient.clone());
         move || {
             let mut entry = Running::start(&function(&d, "portal-entry"), &[]);
-            let form = [("content-type", "application/x-www-form-urlencoded")];
+            let form = [("content-type", "application/x-www-form-urlencoded"), ("origin", PORTAL_ORIGIN)];
             let (_, r) = entry.invoke(&http_event("POST", "/sso", &form, &[], Some(&format!("token={token}"))));
             assert_eq!(r["statusCode"], 303, "{r}\n{:#?}", entry.logs());
             assert_eq!(header(&r, "location"), "/signup/identity");

@@ -419,7 +419,7 @@ fn flow(args: &Args) {
             http_event(
                 "POST",
                 "/sso",
-                &[("content-type", "application/x-www-form-urlencoded")],
+                &[("content-type", "application/x-www-form-urlencoded"), ("origin", PORTAL_ORIGIN)],
                 &[],
                 Some(&format!("token={token}")),
             ),

@@ -53,7 +53,23 @@ fn token_of(req: &Request) -> Result<String, HandoffError> {
     Ok(token)
 }
 
+/// Exactly one `Origin`, one of the portal's (DESIGN.md Part 2: browsers always send one with a
+/// form POST, so a missing one is refused too).
+fn check_portal_origin(app: &App, req: &Request) -> Result<(), HandoffError> {
+    let mut origins = req.headers().get_all(lambda_http::http::header::ORIGIN).iter();
+    let origin = match (origins.next(), origins.next()) {
+        (Some(v), None) => v.to_str().unwrap_or(""),
+        _ => "",
+    };
+    if !origin.is_empty() && app.settings.portal_origins().iter().any(|o| o == origin) {
+        Ok(())
+    } else {
+        Err(HandoffError::CrossOrigin)
+    }
+}
+
 async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<Response<Body>, Refusal> {
+    check_portal_origin(app, req).map_err(Refusal::Handoff)?;
     let now = app.clock.now();
     let token = token_of(req).map_err(Refusal::Handoff)?;
     let handoff = verifier.verify(&token, now.timestamp()).map_err(Refusal::Handoff)?;
@@ -62,7 +78,10 @@ async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<R
     if profile.is_none() {
         return Err(Refusal::Handoff(HandoffError::UnknownMember));
     }
-    let expires = chrono::DateTime::from_timestamp(handoff.expires_at, 0).unwrap_or(now);
+    // The `jti` stays claimed until the last moment the token could be accepted (its `exp` plus
+    // the clock leeway), so a used token is never accepted again.
+    let accepted_until = handoff.expires_at.saturating_add(kenpo_shared::handoff::LEEWAY_SECONDS as i64);
+    let expires = chrono::DateTime::from_timestamp(accepted_until, 0).unwrap_or(now);
     if !app.store.claim_token(&handoff.jti, expires, now).await? {
         return Err(Refusal::Handoff(HandoffError::Replayed));
     }
@@ -81,6 +100,9 @@ fn logout(app: &App, req: &Request) -> Response<Body> {
 
 fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
     let (title, detail) = match e {
+        HandoffError::CrossOrigin => {
+            return html_response(403, page(app, "ログインできませんでした", "このページからはログインできません。ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。"));
+        }
         HandoffError::Expired => ("ログインの有効期限が切れました", "お手数ですが、ポータルのメニューから「医療費と給付金支給額」をもう一度選んでください。"),
         HandoffError::Replayed => ("このログインは使用済みです", "画面の再読み込みや「戻る」でこのページが開かれた可能性があります。ポータルのメニューからもう一度お入りください。"),
         _ => ("ログインできませんでした", "ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。解決しない場合は健康保険組合にお問い合わせください。"),

@@ -114,7 +114,7 @@ impl Client<'_> {
 
     fn hand_off(&self, id: &str) -> Option<String> {
         let token = sign_hs256(DEV_SSO_JWT_SECRET.as_bytes(), id, chrono::Utc::now().timestamp(), 300);
-        let response = match self.agent.post(&format!("{}/sso", self.base)).send_form(&[("token", &token)]) {
+        let response = match self.agent.post(&format!("{}/sso", self.base)).set("origin", self.base).send_form(&[("token", &token)]) {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r,
             Err(e) => {
                 self.tally.unexpected(format!("sso: {e}"));
