@@ -37,6 +37,12 @@ pub struct Settings {
     pub sso_jwt_secret: Vec<u8>,
     /// Instead of the secret: the portal's public key (PEM) and its algorithm (RS256 or ES256).
     pub sso_public_key: Option<(String, String)>,
+    /// `SSO_CLOCK_SKEW_SECONDS` (default 60): the portal's clock may differ from ours by this much
+    /// on `iat`, `nbf` and `exp` alike.
+    pub sso_clock_skew_seconds: u64,
+    /// `SSO_JWT_ISSUER`, `SSO_JWT_AUDIENCE`: required in the token when set (RFC 7519 §4.1.1, §4.1.3).
+    pub sso_jwt_issuer: Option<String>,
+    pub sso_jwt_audience: Option<String>,
     /// Master key of the session cookie (at least 32 bytes).
     pub session_key: Vec<u8>,
     /// Origins allowed to POST/PUT the API (our own).
@@ -95,6 +101,9 @@ impl Settings {
             session_seconds: 30 * 60,
             sso_jwt_secret: DEV_SSO_JWT_SECRET.as_bytes().to_vec(),
             sso_public_key: None,
+            sso_clock_skew_seconds: crate::handoff::LEEWAY_SECONDS,
+            sso_jwt_issuer: None,
+            sso_jwt_audience: None,
             session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
             allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
             portal_url: "/dev/portal".into(),
@@ -143,6 +152,11 @@ impl Settings {
         if let Some(v) = required("ALLOWED_ORIGINS")? {
             s.allowed_origins = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
         }
+        if let Some(v) = get("SSO_CLOCK_SKEW_SECONDS").filter(|v| !v.trim().is_empty()) {
+            s.sso_clock_skew_seconds = v.trim().parse().ok().filter(|n| *n <= 600).ok_or(ConfigError { name: "SSO_CLOCK_SKEW_SECONDS", reason: "expected seconds from 0 to 600".into() })?;
+        }
+        s.sso_jwt_issuer = get("SSO_JWT_ISSUER").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        s.sso_jwt_audience = get("SSO_JWT_AUDIENCE").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if let Some(v) = get("PORTAL_ORIGINS").filter(|v| !v.trim().is_empty()) {
             s.portal_origins = Some(v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect());
         }

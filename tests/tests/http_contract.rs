@@ -104,6 +104,32 @@ async fn a_used_token_stays_used_through_the_leeway_after_exp() {
     assert!(again.headers().get("set-cookie").is_none());
 }
 
+/// The re-post rule (DESIGN.md Part 2): the Back button re-posts a used token; a browser whose
+/// session is already that member's continues to the member's page, anyone else is refused.
+#[tokio::test]
+async fn a_used_token_re_posted_by_its_members_browser_continues() {
+    let t = app_with_member().await;
+    t.store.put_members(&[member("M2", INSURER, "19700101")]).await.unwrap();
+    let token = sign_hs256(&t.app.settings.sso_jwt_secret, "M1", t.clock.now().timestamp(), 60);
+    let first = t.route(sso_request(&token)).await;
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let with_cookie = |c: &str| {
+        let mut r = sso_request(&token);
+        r.headers_mut().insert("cookie", c.parse().unwrap());
+        r
+    };
+    let again = t.route(with_cookie(&cookie)).await;
+    assert_eq!((again.status().as_u16(), again.headers()["location"].to_str().unwrap()), (303, "/signup/identity"));
+    assert!(again.headers().get("set-cookie").is_none(), "the session stays as it is");
+    assert_eq!(t.route(sso_request(&token)).await.status(), 401, "without that session: a replay");
+    let other = t.login("M2").await;
+    assert_eq!(t.route(with_cookie(&other)).await.status(), 401, "another member's session: a replay");
+    // Long after it expired, still the member's own browser: continues.
+    t.clock.advance(chrono::Duration::minutes(10));
+    let cookie = t.login("M1").await;
+    assert_eq!(t.route(with_cookie(&cookie)).await.status(), 303);
+}
+
 /// A token whose `nbf` lies in the future, signed with the real secret.
 fn jsonwebtoken_free_nbf(secret: &[u8], now: i64) -> String {
     let claims = HandoffClaims { sub: "M1".into(), iat: now, exp: now + 600, jti: "nbf-test-0123456789".into(), nbf: Some(now + 300) };

@@ -16,8 +16,9 @@ pub async fn handle(app: &App, handoff: &HandoffVerifier, req: Request) -> Respo
     }
     match enter(app, handoff, &req).await {
         Ok(response) => response,
-        Err(Refusal::Handoff(e)) => {
-            tracing::warn!(code = e.code(), "hand-off refused");
+        Err(Refusal::Handoff(e, jti)) => {
+            // The reason and, once the token was read, a hash of its jti; never the token.
+            tracing::warn!(code = "handoff_refused", reason = e.code(), jti = jti.as_deref().unwrap_or("-"), "hand-off refused");
             refusal_page(app, e)
         }
         Err(Refusal::Unavailable) => html_response(503, page(app, "ただいま混み合っています", "しばらくしてから、ポータルからもう一度お入りください。")),
@@ -25,8 +26,15 @@ pub async fn handle(app: &App, handoff: &HandoffVerifier, req: Request) -> Respo
 }
 
 enum Refusal {
-    Handoff(HandoffError),
+    /// Why, and the hash of the token's `jti` when it was read (`handoff::jti_hash`).
+    Handoff(HandoffError, Option<String>),
     Unavailable,
+}
+
+impl From<HandoffError> for Refusal {
+    fn from(e: HandoffError) -> Self {
+        Refusal::Handoff(e, None)
+    }
 }
 
 impl From<kenpo_shared::store::StoreError> for Refusal {
@@ -42,7 +50,7 @@ fn token_of(req: &Request) -> Result<String, HandoffError> {
     if body.len() > kenpo_shared::handoff::MAX_TOKEN_BYTES + 64 {
         return Err(HandoffError::TooLong);
     }
-    let text = std::str::from_utf8(body).map_err(|_| HandoffError::Invalid)?;
+    let text = std::str::from_utf8(body).map_err(|_| HandoffError::Malformed)?;
     let token = text
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -68,22 +76,40 @@ fn check_portal_origin(app: &App, req: &Request) -> Result<(), HandoffError> {
     }
 }
 
+/// The re-post rule (DESIGN.md Part 2): a used or expired token of the portal's, posted again by
+/// a browser whose valid session is already that token's member (the Back button, a reload),
+/// continues to the member's page instead of stranding them on a refusal. `None`: not that case.
+async fn already_in(app: &App, verifier: &HandoffVerifier, req: &Request, token: &str) -> Result<Option<Response<Body>>, Refusal> {
+    let Some(session) = app.sessions.read(req.headers(), app.clock.now().timestamp()) else { return Ok(None) };
+    if verifier.signed_member(token).as_ref() != Some(&session.member_id) {
+        return Ok(None);
+    }
+    let signup = app.store.get_signup(&session.member_id).await?;
+    let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
+    Ok(Some(see_other(step.page(), None)))
+}
+
 async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<Response<Body>, Refusal> {
-    check_portal_origin(app, req).map_err(Refusal::Handoff)?;
+    check_portal_origin(app, req)?;
     let now = app.clock.now();
-    let token = token_of(req).map_err(Refusal::Handoff)?;
-    let handoff = verifier.verify(&token, now.timestamp()).map_err(Refusal::Handoff)?;
+    let token = token_of(req)?;
+    let handoff = match verifier.verify(&token, now.timestamp()) {
+        Ok(h) => h,
+        Err(HandoffError::Expired) => return already_in(app, verifier, req, &token).await?.ok_or(Refusal::from(HandoffError::Expired)),
+        Err(e) => return Err(e.into()),
+    };
+    let jti = Some(kenpo_shared::handoff::jti_hash(&handoff.jti));
     // The profile and the signup record in one request.
     let (profile, signup) = app.store.get_member_and_signup(&handoff.member_id).await?;
     if profile.is_none() {
-        return Err(Refusal::Handoff(HandoffError::UnknownMember));
+        return Err(Refusal::Handoff(HandoffError::UnknownMember, jti));
     }
     // The `jti` stays claimed until the last moment the token could be accepted (its `exp` plus
     // the clock leeway), so a used token is never accepted again.
-    let accepted_until = handoff.expires_at.saturating_add(kenpo_shared::handoff::LEEWAY_SECONDS as i64);
+    let accepted_until = handoff.expires_at.saturating_add(verifier.skew_seconds());
     let expires = chrono::DateTime::from_timestamp(accepted_until, 0).unwrap_or(now);
     if !app.store.claim_token(&handoff.jti, expires, now).await? {
-        return Err(Refusal::Handoff(HandoffError::Replayed));
+        return already_in(app, verifier, req, &token).await?.ok_or(Refusal::Handoff(HandoffError::Replayed, jti));
     }
     let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
     let (_, cookie) = app.sessions.issue(handoff.member_id, now.timestamp());
