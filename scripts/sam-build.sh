@@ -81,6 +81,16 @@ binaries = {
 }
 if not binaries:
     sys.exit("sam-build: no rust-cargolambda functions found in the template")
+# Functions that share one binary (import-statements: the check pass and the chunk writers) are
+# built once, into "<first LogicalId>-Shared" (the built template's CodeUri); give every function its
+# <LogicalId>/ directory (a symlink) so that the checks below and KENPO_BOOTSTRAP_DIR find each.
+with open(os.path.join(build, "template.yaml")) as f:
+    built = f.read()
+for logical_id in binaries:
+    m = re.search(r"^  " + re.escape(logical_id) + r":\n(?:    .*\n|\n)*?      CodeUri: (\S+)$", built, re.M)
+    own = os.path.join(build, logical_id)
+    if m and not os.path.exists(own) and os.path.isdir(os.path.join(build, m.group(1))):
+        os.symlink(m.group(1), own)
 print(f"{'function':<28} {'binary':<20} {'bootstrap':>11} {'zip':>11}  ({arch})")
 total = 0
 for logical_id, binary in sorted(binaries.items()):
