@@ -94,16 +94,16 @@ pub fn check_origin(app: &App, req: &Request) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    // Exactly one Origin (browsers send one; a second one is not ours to choose between).
+    if origin_in(req, &app.settings.allowed_origins) { Ok(()) } else { Err(ApiError::cross_origin()) }
+}
+
+/// Whether the request carries exactly one `Origin` header (browsers send one; a second one is
+/// not ours to choose between) and it is one of `allowed`. A missing one is never allowed.
+pub fn origin_in(req: &Request, allowed: &[String]) -> bool {
     let mut origins = req.headers().get_all(header::ORIGIN).iter();
-    let origin = match (origins.next(), origins.next()) {
-        (Some(v), None) => v.to_str().unwrap_or(""),
-        _ => "",
-    };
-    if app.settings.allowed_origins.iter().any(|o| o == origin) {
-        Ok(())
-    } else {
-        Err(ApiError::cross_origin())
+    match (origins.next(), origins.next()) {
+        (Some(v), None) => v.to_str().is_ok_and(|origin| allowed.iter().any(|o| o == origin)),
+        _ => false,
     }
 }
 

@@ -64,16 +64,7 @@ fn token_of(req: &Request) -> Result<String, HandoffError> {
 /// Exactly one `Origin`, one of the portal's (DESIGN.md Part 2: browsers always send one with a
 /// form POST, so a missing one is refused too).
 fn check_portal_origin(app: &App, req: &Request) -> Result<(), HandoffError> {
-    let mut origins = req.headers().get_all(lambda_http::http::header::ORIGIN).iter();
-    let origin = match (origins.next(), origins.next()) {
-        (Some(v), None) => v.to_str().unwrap_or(""),
-        _ => "",
-    };
-    if !origin.is_empty() && app.settings.portal_origins().iter().any(|o| o == origin) {
-        Ok(())
-    } else {
-        Err(HandoffError::CrossOrigin)
-    }
+    if kenpo_shared::http::origin_in(req, &app.settings.portal_origins()) { Ok(()) } else { Err(HandoffError::CrossOrigin) }
 }
 
 /// The re-post rule (DESIGN.md Part 2): a used or expired token of the portal's, posted again by

@@ -151,6 +151,21 @@ fn lost_race(c: &aws_sdk_dynamodb::types::error::TransactionCanceledException) -
     c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
 }
 
+/// A conditional transaction's outcome: `true` applied, `false` a condition lost (or a collision
+/// with another transaction: a lost race either way); any other failure is the store's.
+fn transaction_applied<T>(result: Result<T, SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let store_error = unavailable(&err);
+            match err.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) if lost_race(&c) => Ok(false),
+                _ => Err(store_error),
+            }
+        }
+    }
+}
+
 /// `Ok` when a put lost its condition (a domain outcome); any other failure is the store's.
 fn lost_condition(e: SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), StoreError> {
     let store_error = unavailable(&e);
@@ -520,16 +535,7 @@ impl SignupStore for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(TransactWriteItem::builder().put(put).build());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let store_error = unavailable(&err);
-                match err.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(c) if lost_race(&c) => Ok(false),
-                    _ => Err(store_error),
-                }
-            }
-        }
+        transaction_applied(request.send().await)
     }
 
     async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError> {
@@ -549,16 +555,7 @@ impl SignupStore for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .transact_items(TransactWriteItem::builder().put(self.signup_put(record, Expect::Absent)).build());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let store_error = unavailable(&err);
-                match err.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(c) if lost_race(&c) => Ok(false),
-                    _ => Err(store_error),
-                }
-            }
-        }
+        transaction_applied(request.send().await)
     }
 
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError> {
