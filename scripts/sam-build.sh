@@ -8,13 +8,15 @@
 # - Installs cargo-lambda (which brings zig, for cross-linking) and the AWS SAM CLI from PyPI into
 #   VENV_DIR, and the Rust target for ARCH with rustup when it is missing.
 # - Builds every function with SAM's rust-cargolambda builder for provided.al2023. The builder
-#   runs `cargo lambda build --release --bin <binary>` in the workspace root (CodeUri: ..), so all
-#   functions share one target directory (target/<triple>/release) and compile the dependencies
-#   once; the bootstraps land in target/lambda/<binary>/ and are copied to <build dir>/<LogicalId>/.
-# - Not `--cached`: with CodeUri at the workspace root, SAM's cache key is a checksum of the whole
-#   checkout including target/ (gigabytes, rewritten by every build), so the cache never hits, the
-#   checksum costs minutes, and in parallel builds it crashes on files cargo is replacing
-#   (FileNotFoundError). cargo's own fingerprints make an unchanged rebuild take seconds.
+#   runs `cargo lambda build --release --bin <binary>` in the function's crate (CodeUri:
+#   ../functions/<binary>), so cargo selects that one package and unifies features over its own
+#   dependencies only: from the workspace root it would select every member and build each
+#   function with the features any member enables (import-statements' S3 and SQS clients grew every
+#   other bootstrap by about 140 KB). All functions still share the workspace's target directory
+#   (target/<triple>/release), and functions with the same dependencies compile them once; the
+#   bootstraps land in target/lambda/<binary>/ and are copied to <build dir>/<LogicalId>/.
+# - Not `--cached`: cargo's own fingerprints make an unchanged rebuild take seconds, and SAM's
+#   checksum of a crate's directory misses changes in the crates it depends on.
 # - The tests run on x86_64 and start the built bootstraps natively (tests/tests/lambda_runtime_api.rs
 #   with KENPO_BOOTSTRAP_DIR=.aws-sam/build-x86_64), so the test command builds x86_64; arm64 is
 #   built the same way (`scripts/sam-build.sh .venv arm64`, into .aws-sam/build for `sam deploy`),

@@ -416,9 +416,9 @@ pub async fn moto_table(endpoint: &str, prefix: &str) -> (aws_sdk_dynamodb::Clie
 /// A session cookie (`name=value`) for `member`, as portal-entry would issue it.
 pub fn session_cookie(member: &str) -> String {
     let codec =
-        kenpo_shared::session::SessionCodec::new(SESSION_KEY.as_bytes(), true, 1800).unwrap();
+        kenpo_shared::session::SessionCodec::new(SESSION_KEY.as_bytes(), None, true, 1800, 43200).unwrap();
     let id = kenpo_shared::domain::MemberId::parse(member).unwrap();
-    let (_, header) = codec.issue(id, chrono::Utc::now().timestamp());
+    let (_, header) = codec.issue(id, chrono::Utc::now());
     header.split(';').next().unwrap().to_owned()
 }
 

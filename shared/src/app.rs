@@ -21,9 +21,14 @@ pub struct App {
 }
 
 impl App {
-    /// Errors: `ConfigError` when the session key is unusable (shorter than 32 bytes).
+    /// A function given no `SESSION_KEY` (one that reads no cookie: the mail and bounce functions)
+    /// gets a random key, so no cookie ever opens there.
+    ///
+    /// Errors: `ConfigError` when a session key is unusable (shorter than 32 bytes).
     pub fn new(settings: Settings, store: Arc<dyn SignupStore>, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
-        let sessions = SessionCodec::new(&settings.session_key, settings.cookie_secure, settings.session_seconds)?;
+        let random_key = rand::random::<[u8; 32]>();
+        let key = if settings.session_key.is_empty() { &random_key[..] } else { &settings.session_key[..] };
+        let sessions = SessionCodec::new(key, settings.session_key_previous.as_deref(), settings.cookie_secure, settings.session_seconds, settings.session_max_seconds)?;
         let policy = settings.policy();
         Ok(Self { settings, store, clock, sessions, policy })
     }

@@ -32,11 +32,18 @@ pub struct Settings {
     pub onboarding_cutoff: NaiveDate,
     pub lockout_attempts: u32,
     pub lockout_seconds: u64,
+    /// `SESSION_SECONDS` (1800): a session ends after this much inactivity (seconds).
     pub session_seconds: u64,
+    /// `SESSION_MAX_SECONDS` (43200, 12 h): a session ends this long after the hand-off, whatever its use.
+    pub session_max_seconds: u64,
     /// HS256 secret of the portal's hand-off tokens.
     pub sso_jwt_secret: Vec<u8>,
     /// Instead of the secret: the portal's public key (PEM) and its algorithm (RS256 or ES256).
     pub sso_public_key: Option<(String, String)>,
+    /// `SSO_JWT_SECRET_PREVIOUS` / `SSO_JWT_PUBLIC_KEY_PREVIOUS`: the portal's key before a
+    /// rotation, still accepted beside the current one (DESIGN.md Part 2, "Rotation").
+    pub sso_jwt_secret_previous: Option<Vec<u8>>,
+    pub sso_public_key_previous: Option<String>,
     /// `SSO_CLOCK_SKEW_SECONDS` (default 60): the portal's clock may differ from ours by this much
     /// on `iat`, `nbf` and `exp` alike.
     pub sso_clock_skew_seconds: u64,
@@ -45,6 +52,8 @@ pub struct Settings {
     pub sso_jwt_audience: Option<String>,
     /// Master key of the session cookie (at least 32 bytes).
     pub session_key: Vec<u8>,
+    /// `SESSION_KEY_PREVIOUS`: the session key before a rotation; its cookies are still opened.
+    pub session_key_previous: Option<Vec<u8>>,
     /// Origins allowed to POST/PUT the API (our own).
     pub allowed_origins: Vec<String>,
     /// Where a member who is not logged in goes back to.
@@ -99,12 +108,16 @@ impl Settings {
             lockout_attempts: 5,
             lockout_seconds: 30 * 60,
             session_seconds: 30 * 60,
+            session_max_seconds: 12 * 3600,
             sso_jwt_secret: DEV_SSO_JWT_SECRET.as_bytes().to_vec(),
             sso_public_key: None,
+            sso_jwt_secret_previous: None,
+            sso_public_key_previous: None,
             sso_clock_skew_seconds: crate::handoff::LEEWAY_SECONDS,
             sso_jwt_issuer: None,
             sso_jwt_audience: None,
             session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
+            session_key_previous: None,
             allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
             portal_url: "/dev/portal".into(),
             portal_origins: None,
@@ -143,12 +156,23 @@ impl Settings {
             // Only the hand-off function verifies tokens; the others never hold the secret.
             s.sso_jwt_secret = Vec::new();
         }
-        if let Some(v) = required("SESSION_KEY")? {
-            if v.len() < 32 {
-                return Err(ConfigError { name: "SESSION_KEY", reason: "must be at least 32 bytes".into() });
-            }
-            s.session_key = v.into_bytes();
+        // Only the functions that read the session cookie get SESSION_KEY (they call
+        // `require_session_key` at init); in any other Lambda there is none.
+        match get("SESSION_KEY").filter(|v| !v.trim().is_empty()) {
+            Some(v) if v.len() < 32 => return Err(ConfigError { name: "SESSION_KEY", reason: "must be at least 32 bytes".into() }),
+            Some(v) => s.session_key = v.into_bytes(),
+            None if in_lambda => s.session_key = Vec::new(),
+            None => {}
         }
+        let secret = |name: &'static str| -> Result<Option<Vec<u8>>, ConfigError> {
+            match get(name).filter(|v| !v.trim().is_empty()) {
+                Some(v) if v.len() < 32 => Err(ConfigError { name, reason: "must be at least 32 bytes".into() }),
+                v => Ok(v.map(String::into_bytes)),
+            }
+        };
+        s.session_key_previous = secret("SESSION_KEY_PREVIOUS")?;
+        s.sso_jwt_secret_previous = secret("SSO_JWT_SECRET_PREVIOUS")?;
+        s.sso_public_key_previous = get("SSO_JWT_PUBLIC_KEY_PREVIOUS").filter(|v| !v.trim().is_empty());
         if let Some(v) = required("ALLOWED_ORIGINS")? {
             s.allowed_origins = v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
         }
@@ -190,6 +214,7 @@ impl Settings {
         s.lockout_attempts = number(&get, "LOCKOUT_ATTEMPTS", s.lockout_attempts)?;
         s.lockout_seconds = number(&get, "LOCKOUT_SECONDS", s.lockout_seconds)?;
         s.session_seconds = number(&get, "SESSION_SECONDS", s.session_seconds)?;
+        s.session_max_seconds = number(&get, "SESSION_MAX_SECONDS", s.session_max_seconds)?;
         if let Some(v) = get("PORTAL_URL") {
             s.portal_url = v;
         }
@@ -203,6 +228,15 @@ impl Settings {
     }
 
     /// The state machine's rules (`TERMS_VERSION`, `ONBOARDING_CUTOFF`, `LOCKOUT_*`).
+    /// For the functions that read the session cookie: `ConfigError` at init when `SESSION_KEY` is
+    /// missing (rather than refusing every member's cookie).
+    pub fn require_session_key(&self) -> Result<(), ConfigError> {
+        if self.session_key.is_empty() {
+            return Err(ConfigError { name: "SESSION_KEY", reason: "is required by the functions that read the session cookie".into() });
+        }
+        Ok(())
+    }
+
     pub fn policy(&self) -> crate::signup::Policy {
         crate::signup::Policy {
             terms_version: self.terms_version.clone(),
@@ -239,14 +273,13 @@ mod tests {
         let env: HashMap<&str, &str> = [("AWS_LAMBDA_FUNCTION_NAME", "f")].into();
         let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err.name, "TABLE_NAME");
-        let env: HashMap<&str, &str> = [
-            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
-            ("TABLE_NAME", "t"),
-            ("SESSION_KEY", "0123456789abcdef0123456789abcdef"),
-            ("ALLOWED_ORIGINS", "https://kenpo.example"),
-        ]
-        .into();
+        let mut env: HashMap<&str, &str> = [("AWS_LAMBDA_FUNCTION_NAME", "f"), ("TABLE_NAME", "t"), ("ALLOWED_ORIGINS", "https://kenpo.example")].into();
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.require_session_key().unwrap_err().name, "SESSION_KEY", "a cookie reader without the key fails at init");
+        assert!(crate::app::App::new(s, std::sync::Arc::new(crate::store::embedded::EmbeddedStore::new()), std::sync::Arc::new(crate::clock::SystemClock)).is_ok(), "a function that reads no cookie needs none");
+        env.insert("SESSION_KEY", "0123456789abcdef0123456789abcdef");
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert!(s.require_session_key().is_ok());
         assert!(crate::handoff::HandoffVerifier::from_settings(&s).is_err(), "no development secret inside a Lambda");
     }
 

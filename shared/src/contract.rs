@@ -31,12 +31,14 @@ pub enum ErrorCode {
     EmailRequiredForNotifications,
     OnboardingRequired,
     AccessExpired,
+    StaleConfirmation,
+    ReverificationRequired,
     TemporarilyUnavailable,
     InternalError,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::MalformedRequest,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -53,6 +55,8 @@ impl ErrorCode {
         ErrorCode::EmailRequiredForNotifications,
         ErrorCode::OnboardingRequired,
         ErrorCode::AccessExpired,
+        ErrorCode::StaleConfirmation,
+        ErrorCode::ReverificationRequired,
         ErrorCode::TemporarilyUnavailable,
         ErrorCode::InternalError,
     ];
@@ -76,6 +80,8 @@ impl ErrorCode {
             ErrorCode::EmailRequiredForNotifications => "email_required_for_notifications",
             ErrorCode::OnboardingRequired => "onboarding_required",
             ErrorCode::AccessExpired => "access_expired",
+            ErrorCode::StaleConfirmation => "stale_confirmation",
+            ErrorCode::ReverificationRequired => "reverification_required",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -89,10 +95,10 @@ impl ErrorCode {
             ErrorCode::CrossOrigin | ErrorCode::IdentityMismatch | ErrorCode::AccessExpired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::WrongStep | ErrorCode::TermsOutdated | ErrorCode::OnboardingRequired => 409,
+            ErrorCode::WrongStep | ErrorCode::TermsOutdated | ErrorCode::OnboardingRequired | ErrorCode::StaleConfirmation => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::InvalidInput | ErrorCode::ConsentRequired | ErrorCode::EmailRequiredForNotifications => 422,
+            ErrorCode::InvalidInput | ErrorCode::ConsentRequired | ErrorCode::EmailRequiredForNotifications | ErrorCode::ReverificationRequired => 422,
             ErrorCode::Locked => 429,
             ErrorCode::InternalError => 500,
             ErrorCode::TemporarilyUnavailable => 503,
@@ -118,6 +124,8 @@ impl ErrorCode {
             ErrorCode::EmailRequiredForNotifications => "医療費通知を「必要」にする場合は、メールアドレスを入力してください。",
             ErrorCode::OnboardingRequired => "医療費と給付金支給額をご覧いただくには、はじめに登録手続きを済ませてください。",
             ErrorCode::AccessExpired => "資格喪失後のご利用期間が終了したため、医療費と給付金支給額はご覧いただけません。",
+            ErrorCode::StaleConfirmation => "別の画面で入力内容が変更されました。最新の内容を表示しましたので、確認のうえもう一度「実行」を押してください。",
+            ErrorCode::ReverificationRequired => "メールアドレスを変更するには、本人確認のため生年月日を入力してください。",
             ErrorCode::TemporarilyUnavailable => "ただいま混み合っています。しばらくしてからもう一度お試しください。",
             ErrorCode::InternalError => "システムエラーが発生しました。しばらくしてからもう一度お試しください。",
         }
@@ -265,6 +273,13 @@ impl From<SignupError> for ApiError {
             .with_extra("remainingAttempts", json!(remaining_attempts)),
             SignupError::ConsentRequired => Self::from(ErrorCode::ConsentRequired).with_field("agreed", "「同意する」を選んでください。"),
             SignupError::TermsOutdated { current } => Self::from(ErrorCode::TermsOutdated).with_extra("termsVersion", json!(current.as_str())),
+            SignupError::SessionEnded => Self::unauthenticated(),
+            SignupError::StaleConfirmation(current) => Self::from(ErrorCode::StaleConfirmation)
+                .with_extra("preferences", json!(current.preferences().as_ref().map(PreferencesReply::of)))
+                .with_extra("version", json!(current.version)),
+            SignupError::ReverificationRequired => {
+                Self::from(ErrorCode::ReverificationRequired).with_field("birthDate", "メールアドレスを変更するには、生年月日を入力してください。")
+            }
         }
     }
 }
@@ -332,11 +347,14 @@ pub struct SavedPreferencesReply {
     pub preferences: PreferencesReply,
 }
 
-/// `GET /api/signup`: `{"step", "termsVersion", "preferences" (or null), "emailProblem" (or null)}`.
+/// `GET /api/signup`: `{"step", "version", "termsVersion", "preferences" (or null), "emailProblem"
+/// (or null)}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReply {
     pub step: &'static str,
+    /// The record's version (0: none stored yet), which 実行 sends back (`stale_confirmation`).
+    pub version: u64,
     pub terms_version: String,
     pub preferences: Option<PreferencesReply>,
     /// Mail to the address bounced, was reported as spam, or was refused (null: fine).
@@ -348,6 +366,7 @@ impl StatusReply {
     pub fn of(record: &SignupRecord, step: Step, terms_version: &crate::domain::TermsVersion) -> Self {
         Self {
             step: step.as_str(),
+            version: record.version,
             terms_version: terms_version.as_str().to_owned(),
             preferences: record.preferences().as_ref().map(PreferencesReply::of),
             email_problem: record.email_problem.map(|p| p.as_str()),

@@ -328,7 +328,8 @@ impl Preferences {
     }
 }
 
-/// Steps of the onboarding, in order.
+/// Steps of the onboarding, in order, and `Reconsent`: a completed member whose last consent is to
+/// older terms (derived by `signup::current_step`, never stored: its record stays `Completed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
@@ -337,9 +338,11 @@ pub enum Step {
     Preferences,
     Confirm,
     Completed,
+    Reconsent,
 }
 
 impl Step {
+    /// The steps a record stores.
     pub const ALL: [Step; 5] = [Step::Identity, Step::Consent, Step::Preferences, Step::Confirm, Step::Completed];
 
     pub fn as_str(self) -> &'static str {
@@ -349,6 +352,7 @@ impl Step {
             Step::Preferences => "preferences",
             Step::Confirm => "confirm",
             Step::Completed => "completed",
+            Step::Reconsent => "reconsent",
         }
     }
 
@@ -359,7 +363,7 @@ impl Step {
             Step::Consent => "CONSENT",
             Step::Preferences => "PREFERENCES",
             Step::Confirm => "CONFIRM",
-            Step::Completed => "COMPLETED",
+            Step::Completed | Step::Reconsent => "COMPLETED",
         }
     }
 
@@ -374,6 +378,7 @@ impl Step {
             Step::Preferences => "/signup/preferences",
             Step::Confirm => "/signup/confirm",
             Step::Completed => "/menu",
+            Step::Reconsent => "/signup/terms",
         }
     }
 }

@@ -116,8 +116,9 @@ impl HandoffError {
 }
 
 pub struct HandoffVerifier {
-    key: DecodingKey,
-    validation: Validation,
+    /// The current key and its validation, then the previous one during a rotation's overlap
+    /// (`SSO_JWT_SECRET_PREVIOUS` / `SSO_JWT_PUBLIC_KEY_PREVIOUS`).
+    keys: Vec<(DecodingKey, Validation)>,
     /// Allowed clock skew (seconds) on `iat`, `nbf` and `exp`.
     skew: i64,
     /// `SSO_JWT_ISSUER`: when set, the token's `iss` must equal it.
@@ -129,14 +130,23 @@ pub struct HandoffVerifier {
 
 impl HandoffVerifier {
     /// The verifier `settings` configure: the portal's public key if one is set, else the HS256
-    /// secret. Errors: `ConfigError` for an unusable key, or when neither is configured
-    /// (DESIGN.md: at least 32 bytes of secret).
+    /// secret; beside it the previous key, if one is set (a public key with the same
+    /// `SSO_JWT_ALGORITHM`, or an HS256 secret), so tokens signed either way are accepted during a
+    /// rotation (DESIGN.md Part 2). Errors: `ConfigError` for an unusable key, or when neither is
+    /// configured (DESIGN.md: at least 32 bytes of secret).
     pub fn from_settings(settings: &crate::config::Settings) -> Result<Self, ConfigError> {
-        let verifier = match &settings.sso_public_key {
+        let mut verifier = match &settings.sso_public_key {
             Some((algorithm, pem)) => Self::public_key(algorithm, pem.as_bytes())?,
             None if settings.sso_jwt_secret.len() >= 32 => Self::hs256(&settings.sso_jwt_secret),
             None => return Err(ConfigError { name: "SSO_JWT_SECRET", reason: "is required by the hand-off function (or SSO_JWT_PUBLIC_KEY)".into() }),
         };
+        if let (Some(pem), Some((algorithm, _))) = (&settings.sso_public_key_previous, &settings.sso_public_key) {
+            let previous = Self::public_key(algorithm, pem.as_bytes()).map_err(|e| ConfigError { name: "SSO_JWT_PUBLIC_KEY_PREVIOUS", reason: e.reason })?;
+            verifier.keys.extend(previous.keys);
+        }
+        if let Some(secret) = &settings.sso_jwt_secret_previous {
+            verifier.keys.extend(Self::hs256(secret).keys);
+        }
         Ok(Self {
             skew: i64::try_from(settings.sso_clock_skew_seconds).unwrap_or(i64::MAX / 4),
             issuer: settings.sso_jwt_issuer.clone(),
@@ -172,7 +182,7 @@ impl HandoffVerifier {
         // `aud` and `iss` are checked below (a token with `aud` while none is configured is refused).
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { key, validation, skew: LEEWAY_SECONDS as i64, issuer: None, audience: None }
+        Self { keys: vec![(key, validation)], skew: LEEWAY_SECONDS as i64, issuer: None, audience: None }
     }
 
     /// The member of a token whose signature, algorithm, issuer and audience are right, whatever
@@ -191,11 +201,26 @@ impl HandoffVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(HandoffError::TooLong);
         }
-        let data = jsonwebtoken::decode::<ReceivedClaims>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => HandoffError::BadSignature,
-            _ => HandoffError::Malformed,
-        })?;
-        let c = data.claims;
+        // The current key first; another key only where this one's signature or algorithm did
+        // not match (a token of the previous key during a rotation), so a refusal is the last key's.
+        use jsonwebtoken::errors::ErrorKind;
+        let mut decoded = Err(HandoffError::Malformed);
+        for (key, validation) in &self.keys {
+            match jsonwebtoken::decode::<ReceivedClaims>(token, key, validation) {
+                Ok(data) => {
+                    decoded = Ok(data);
+                    break;
+                }
+                Err(e) => {
+                    let other_key = matches!(e.kind(), ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm);
+                    decoded = Err(if matches!(e.kind(), ErrorKind::InvalidSignature) { HandoffError::BadSignature } else { HandoffError::Malformed });
+                    if !other_key {
+                        break;
+                    }
+                }
+            }
+        }
+        let c = decoded?.claims;
         let finite = [c.iat, c.exp].iter().chain(c.nbf.iter()).all(|t| t.is_finite());
         let sane_jti = (8..=128).contains(&c.jti.len()) && c.jti.bytes().all(|b| b.is_ascii_graphic());
         if !finite || !sane_jti {
@@ -274,6 +299,24 @@ mod tests {
         let token = sign_hs256(SECRET, "M1", now(), 120);
         let v = HandoffVerifier::hs256(SECRET).verify(&token, now()).unwrap();
         assert_eq!(v.member_id.as_str(), "M1");
+    }
+
+    #[test]
+    fn during_a_rotation_both_portal_keys_are_accepted_and_the_old_one_is_refused_after_it() {
+        const NEW: &[u8] = b"the-portals-new-key-the-portals-new-key";
+        let mut settings = crate::config::Settings::development();
+        settings.sso_jwt_secret = NEW.to_vec();
+        settings.sso_jwt_secret_previous = Some(SECRET.to_vec());
+        let overlap = HandoffVerifier::from_settings(&settings).unwrap();
+        for key in [NEW, SECRET] {
+            assert_eq!(overlap.verify(&sign_hs256(key, "M1", now(), 120), now()).unwrap().member_id.as_str(), "M1");
+        }
+        let stranger = sign_hs256(b"another-secret-another-secret-xx", "M1", now(), 120);
+        assert_eq!(overlap.verify(&stranger, now()), Err(HandoffError::BadSignature));
+        settings.sso_jwt_secret_previous = None;
+        let after = HandoffVerifier::from_settings(&settings).unwrap();
+        assert_eq!(after.verify(&sign_hs256(SECRET, "M1", now(), 120), now()), Err(HandoffError::BadSignature));
+        assert!(after.verify(&sign_hs256(NEW, "M1", now(), 120), now()).is_ok());
     }
 
     #[test]

@@ -121,15 +121,46 @@ pub fn json_body<T: DeserializeOwned>(app: &App, req: &Request) -> Result<T, Api
     serde_json::from_slice(bytes).map_err(|_| ApiError::malformed_request())
 }
 
-/// The member's session, or 401.
+/// The member's session as the cookie says (sealed by our key, used within `SESSION_SECONDS`,
+/// issued within `SESSION_MAX_SECONDS`), or 401. Whether a logout ended it since is on the
+/// member's record: `session_on_record` where a handler reads the record, `Sender::Member` where
+/// the state machine does.
 pub fn session(app: &App, req: &Request) -> Result<Session, ApiError> {
-    app.sessions.read(req.headers(), app.clock.now().timestamp()).ok_or_else(ApiError::unauthenticated)
+    app.sessions.read(req.headers(), app.clock.now()).ok_or_else(ApiError::unauthenticated)
+}
+
+/// 401 where the member's record (as read; `None`: none stored) says `session` was ended by a
+/// logout (DESIGN.md Part 2, "sessions valid from").
+pub fn session_on_record(session: &Session, record: Option<&crate::signup::SignupRecord>) -> Result<(), ApiError> {
+    if record.is_none_or(|r| r.accepts_session(session.issued_at())) { Ok(()) } else { Err(ApiError::unauthenticated()) }
 }
 
 /// The checks every API call makes before its own: origin, then session.
 pub fn api_preamble(app: &App, req: &Request) -> Result<Session, ApiError> {
     check_origin(app, req)?;
     session(app, req)
+}
+
+/// An authenticated API call from start to end: the origin and session checks, `handler` with the
+/// session, and on every answer but a 401 the session cookie re-issued with its last use now
+/// (DESIGN.md Part 2: inactivity counts from the last answer; pages never re-issue it).
+pub async fn authenticated<F, Fut>(app: &App, req: &Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let session = match api_preamble(app, req) {
+        Ok(session) => session,
+        Err(e) => return e.into_response(),
+    };
+    let cookie = app.sessions.renew(&session, app.clock.now());
+    let mut response = respond(handler(session).await);
+    if response.status() != StatusCode::UNAUTHORIZED
+        && let Ok(value) = HeaderValue::from_str(&cookie)
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// Source IP as API Gateway saw it (recorded with the consent).

@@ -44,6 +44,14 @@ pub fn settings() -> Result<Settings, Error> {
     Settings::from_env().map_err(init_failed)
 }
 
+/// The settings of a function that reads the session cookie: as `settings`, and `SESSION_KEY`
+/// must be there.
+pub fn cookie_settings() -> Result<Settings, Error> {
+    let settings = settings()?;
+    settings.require_session_key().map_err(init_failed)?;
+    Ok(settings)
+}
+
 /// The API handlers' state on DynamoDB: settings, the table's store, the system clock.
 #[cfg(feature = "dynamodb")]
 pub async fn dynamo_app(settings: Settings, config: &aws_config::SdkConfig) -> Result<crate::app::App, Error> {
@@ -61,7 +69,7 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     init_tracing();
-    let app = dynamo_app(settings()?, &aws_config().await).await?;
+    let app = dynamo_app(cookie_settings()?, &aws_config().await).await?;
     serve_http(app, handler).await
 }
 

@@ -36,6 +36,12 @@ pub struct SignupRecord {
     pub welcome_sent_at: Option<DateTime<Utc>>,
     /// Mail to `email` bounced, was complained about, or was refused: not mailed again until the member changes it.
     pub email_problem: Option<EmailProblem>,
+    /// Sessions issued before this time (UTC, microseconds) are ended: logout moves it (DESIGN.md
+    /// Part 2, "sessions valid from"). `None`: every session the cookie check accepts.
+    pub sessions_valid_from: Option<DateTime<Utc>>,
+    /// When a completed member last changed the address (after re-verification): the stream then
+    /// sends 「メールアドレスが変更されました」 to the previous one (`SignupChange::address_notice`).
+    pub address_changed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -56,8 +62,16 @@ impl SignupRecord {
             welcome_claimed_at: None,
             welcome_sent_at: None,
             email_problem: None,
+            sessions_valid_from: None,
+            address_changed_at: None,
             updated_at: now,
         }
+    }
+
+    /// Whether a session issued at `issued_at` is still valid for this member (not ended by a
+    /// logout since; compared to the microsecond).
+    pub fn accepts_session(&self, issued_at: DateTime<Utc>) -> bool {
+        self.sessions_valid_from.is_none_or(|from| issued_at >= from)
     }
 
     /// The saved choice (`None` before the member saved any).
@@ -133,10 +147,16 @@ pub enum Command {
     VerifyIdentity { matches: bool },
     /// 同意する: what the member sent (`agreed`, the terms version their screen showed).
     Consent { agreed: bool, terms_version: String, source_ip: Option<String> },
-    /// メールアドレス and 医療費通知 (also from 入力確認 via 戻る, and from the top page after completion).
-    SavePreferences(Preferences),
-    /// 実行.
-    Confirm,
+    /// メールアドレス and 医療費通知 (also from 入力確認 via 戻る, and from the top page after
+    /// completion). `birth_date_matches`: whether the 生年月日 sent with it matched the profile
+    /// (`None`: none was sent); after completion a change of the address needs a match (DESIGN.md
+    /// Part 2: re-verification, counted like the identity check).
+    SavePreferences { preferences: Preferences, birth_date_matches: Option<bool> },
+    /// 実行, of the record version the confirmation screen showed (DESIGN.md Part 2: another tab's
+    /// later save is never confirmed unseen).
+    Confirm { version: u64 },
+    /// ログアウト: every session of the member issued before now ends, on every device.
+    EndSessions,
     /// Claim the welcome mail of the current completion before sending it.
     ClaimWelcome,
     /// Record what became of the welcome mail claimed for the completion at `completed_at`.
@@ -171,6 +191,12 @@ pub enum SignupError {
     ConsentRequired,
     /// The member's screen showed older terms than `current`.
     TermsOutdated { current: TermsVersion },
+    /// The session was ended by a logout (a copied cookie): 401.
+    SessionEnded,
+    /// 実行 for a version the record has moved on from (another tab saved since): the current record.
+    StaleConfirmation(Box<SignupRecord>),
+    /// A completed member's new address needs the 生年月日 again.
+    ReverificationRequired,
 }
 
 /// The outcome of a command.
@@ -260,6 +286,12 @@ pub struct BlindWrite {
     pub consent: Option<ConsentRecord>,
     /// The step the member is on when it applied.
     pub outcome: Step,
+    /// The stored version it applies to, where the command names one (実行 names the version its
+    /// screen showed).
+    pub version: Option<u64>,
+    /// The issue time of the session that sent it: it applies only where that session was not
+    /// ended since (`SignupRecord::accepts_session`).
+    pub session_issued_at: Option<DateTime<Utc>>,
 }
 
 /// The blind write of `command`, where one exists: consent, preferences from 個人情報入力 or
@@ -278,15 +310,26 @@ pub fn decide_blind(member: &MemberId, command: &Command, now: DateTime<Utc>, po
                 sets: vec![Set::State(Step::Preferences), Set::TermsVersion(policy.terms_version.clone())],
                 consent: Some(consent),
                 outcome: Step::Preferences,
+                version: None,
+                session_issued_at: None,
             })
         }
-        Command::SavePreferences(p) => Some(BlindWrite {
+        Command::SavePreferences { preferences: p, .. } => Some(BlindWrite {
             from: vec![Step::Preferences, Step::Confirm],
             sets: vec![Set::State(Step::Confirm), Set::Email(p.email().cloned()), Set::EmailProblem(None), Set::NotifyMedicalExpenses(p.notify_medical_expenses())],
             consent: None,
             outcome: Step::Confirm,
+            version: None,
+            session_issued_at: None,
         }),
-        Command::Confirm => Some(BlindWrite { from: vec![Step::Confirm], sets: vec![Set::State(Step::Completed), Set::CompletedAt(now)], consent: None, outcome: Step::Completed }),
+        Command::Confirm { version } => Some(BlindWrite {
+            from: vec![Step::Confirm],
+            sets: vec![Set::State(Step::Completed), Set::CompletedAt(now)],
+            consent: None,
+            outcome: Step::Completed,
+            version: Some(*version),
+            session_issued_at: None,
+        }),
         _ => None,
     }
 }
@@ -313,14 +356,20 @@ impl BlindWrite {
     /// Whether the write applies to `stored` (the store's condition, as the embedded store
     /// evaluates it): an existing record in one of `from`.
     pub fn applies_to(&self, stored: Option<&SignupRecord>) -> bool {
-        stored.is_some_and(|r| self.from.contains(&r.state))
+        stored.is_some_and(|r| {
+            self.from.contains(&r.state) && self.version.is_none_or(|v| r.version == v) && self.session_issued_at.is_none_or(|at| r.accepts_session(at))
+        })
     }
 }
 
-/// The step a record is on. A completion before the onboarding cutoff counts as not done.
+/// The step a record is on. A completion before the onboarding cutoff counts as not done; a
+/// completed member whose last consent is to older terms than `TERMS_VERSION` agrees again first
+/// (`Reconsent`, DESIGN.md Part 2).
 pub fn current_step(record: &SignupRecord, policy: &Policy) -> Step {
     match (record.state, record.completed_at) {
-        (Step::Completed, Some(at)) if at >= start_of_japan_day(policy.onboarding_cutoff) => Step::Completed,
+        (Step::Completed, Some(at)) if at >= start_of_japan_day(policy.onboarding_cutoff) => {
+            if record.terms_version.as_ref() == Some(&policy.terms_version) { Step::Completed } else { Step::Reconsent }
+        }
         (Step::Completed, _) => Step::Identity,
         (step, _) => step,
     }
@@ -345,16 +394,41 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
                 let consent = ConsentRecord { member_id: record.member_id.clone(), terms_version: policy.terms_version.clone(), agreed_at: now, source_ip: source_ip.clone() };
                 Transition { write: Some(Write { record: next, consent: Some(consent) }), outcome: Outcome::Step(Step::Preferences) }
             }
+            // New terms for a completed member: agreed again, still completed (no second
+            // completion, so no welcome mail).
+            Step::Reconsent => {
+                next.state = Step::Completed;
+                next.terms_version = Some(policy.terms_version.clone());
+                let consent = ConsentRecord { member_id: record.member_id.clone(), terms_version: policy.terms_version.clone(), agreed_at: now, source_ip: source_ip.clone() };
+                Transition { write: Some(Write { record: next, consent: Some(consent) }), outcome: Outcome::Step(Step::Completed) }
+            }
             // A double click: the first request already moved on.
-            Step::Preferences => Transition::stay(Outcome::Step(Step::Preferences)),
+            Step::Preferences | Step::Completed => Transition::stay(Outcome::Step(step)),
             _ => wrong(),
         },
-        Command::SavePreferences(preferences) => {
+        Command::SavePreferences { preferences, birth_date_matches } => {
             next.state = match step {
                 Step::Preferences | Step::Confirm => Step::Confirm,
                 Step::Completed => Step::Completed,
                 _ => return wrong(),
             };
+            let new_address = preferences.email().is_some_and(|new| record.email.as_ref() != Some(new));
+            if step == Step::Completed && new_address {
+                // Re-verification: a stolen session cannot move the member's mail elsewhere.
+                match birth_date_matches {
+                    None => return Transition::stay(Outcome::Refused(SignupError::ReverificationRequired)),
+                    Some(false) => return verify_identity(next, step, false, now, policy),
+                    Some(true) => {
+                        if let Some(until) = next.locked_until.filter(|until| *until > now) {
+                            let seconds = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
+                            return Transition::stay(Outcome::Refused(SignupError::Locked { retry_after_seconds: seconds }));
+                        }
+                        next.locked_until = None;
+                        next.failed_attempts = 0;
+                        next.address_changed_at = Some(now);
+                    }
+                }
+            }
             next.email = preferences.email().cloned();
             // The member has looked at the address again: mail may resume.
             next.email_problem = None;
@@ -362,7 +436,8 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
             let outcome = Outcome::Step(next.state);
             Transition::write(next, outcome)
         }
-        Command::Confirm => match step {
+        Command::Confirm { version } => match step {
+            Step::Confirm if *version != record.version => Transition::stay(Outcome::Refused(SignupError::StaleConfirmation(Box::new(record.clone())))),
             Step::Confirm => {
                 next.state = Step::Completed;
                 next.completed_at = Some(now);
@@ -372,6 +447,11 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
             Step::Completed => Transition::stay(Outcome::Step(Step::Completed)),
             _ => wrong(),
         },
+        Command::EndSessions => {
+            let mut next = record.clone();
+            next.sessions_valid_from = Some(now);
+            Transition::write(next, Outcome::Step(step))
+        }
         Command::ClaimWelcome => claim_welcome(record, now),
         Command::SettleWelcome { completed_at, settlement } => {
             if record.welcome_mail_for != Some(*completed_at) {
@@ -490,8 +570,14 @@ mod tests {
         r.version = 4;
         if step == Step::Completed {
             r.completed_at = Some(now() - Duration::days(1));
+            r.terms_version = Some(policy().terms_version);
         }
         r
+    }
+
+    /// 実行 from a screen that showed version 4 (`on`'s).
+    fn confirm() -> Command {
+        Command::Confirm { version: 4 }
     }
 
     fn run(record: &SignupRecord, command: Command) -> Transition {
@@ -508,7 +594,86 @@ mod tests {
 
     fn prefs(email: Option<&str>, notify: bool) -> Command {
         let email = email.map(|e| EmailAddress::parse_optional(e).unwrap().unwrap());
-        Command::SavePreferences(Preferences::new(email, notify).unwrap())
+        Command::SavePreferences { preferences: Preferences::new(email, notify).unwrap(), birth_date_matches: None }
+    }
+
+    fn prefs_with_birth_date(email: &str, matches: bool) -> Command {
+        let email = EmailAddress::parse_optional(email).unwrap();
+        Command::SavePreferences { preferences: Preferences::new(email, true).unwrap(), birth_date_matches: Some(matches) }
+    }
+
+    /// DESIGN.md Part 2: 実行 confirms only what its screen showed.
+    #[test]
+    fn a_confirmation_of_an_older_version_is_stale_and_a_completed_one_answers_whatever_version() {
+        let r = on(Step::Confirm);
+        assert_eq!(run(&r, Command::Confirm { version: 3 }), Transition::stay(Outcome::Refused(SignupError::StaleConfirmation(Box::new(r.clone())))));
+        assert_eq!(run(&r, confirm()).outcome, Outcome::Step(Step::Completed));
+        assert_eq!(run(&on(Step::Completed), Command::Confirm { version: 99 }), Transition::stay(Outcome::Step(Step::Completed)));
+        let blind = decide_blind(&r.member_id, &Command::Confirm { version: 3 }, now(), &policy()).unwrap();
+        assert!(!blind.applies_to(Some(&r)), "the store's condition holds the version too");
+        assert!(decide_blind(&r.member_id, &confirm(), now(), &policy()).unwrap().applies_to(Some(&r)));
+    }
+
+    /// New terms: a completed member agrees again before anything else, and stays completed.
+    #[test]
+    fn new_terms_ask_a_completed_member_to_agree_again_without_a_second_completion() {
+        let mut r = on(Step::Completed);
+        r.terms_version = Some(TermsVersion::parse("2025-04-01").unwrap());
+        assert_eq!(current_step(&r, &policy()), Step::Reconsent);
+        for command in [prefs(None, false), confirm()] {
+            assert_eq!(run(&r, command).outcome, Outcome::Refused(SignupError::WrongStep(Step::Reconsent)));
+        }
+        assert_eq!(run(&r, consent(true, "2025-04-01")).outcome, Outcome::Refused(SignupError::TermsOutdated { current: policy().terms_version }));
+        let t = run(&r, consent(true, "2026-11-01"));
+        assert_eq!(t.outcome, Outcome::Step(Step::Completed));
+        let agreed = written(&t);
+        assert_eq!((agreed.state, agreed.completed_at, agreed.terms_version.clone()), (Step::Completed, r.completed_at, Some(policy().terms_version)));
+        assert!(t.write.as_ref().unwrap().consent.is_some(), "the agreement is recorded");
+        assert_eq!(current_step(agreed, &policy()), Step::Completed);
+        let change = crate::store::SignupChange { old: Some(r.clone()), new: agreed.clone() };
+        assert!(!change.is_completion(), "no welcome mail for a reconsent");
+        assert_eq!(run(agreed, consent(true, "2026-11-01")), Transition::stay(Outcome::Step(Step::Completed)), "a double click");
+    }
+
+    /// ログアウト ends every session issued before it, even on a record not yet written.
+    #[test]
+    fn ending_the_sessions_refuses_those_issued_before_and_accepts_later_ones() {
+        for r in [on(Step::Completed), SignupRecord::new(MemberId::parse("M1").unwrap(), now())] {
+            let t = run(&r, Command::EndSessions);
+            let ended = written(&t);
+            assert_eq!(ended.state, r.state, "the step is kept");
+            assert!(!ended.accepts_session(now() - Duration::microseconds(1)));
+            assert!(ended.accepts_session(now()));
+            let blind = decide_blind(&r.member_id, &prefs(None, false), now(), &policy()).unwrap();
+            let mut at_preferences = ended.clone();
+            at_preferences.state = Step::Preferences;
+            let from_old_session = BlindWrite { session_issued_at: Some(now() - Duration::seconds(5)), ..blind.clone() };
+            assert!(!from_old_session.applies_to(Some(&at_preferences)), "the store's condition holds the session too");
+            assert!(BlindWrite { session_issued_at: Some(now()), ..blind }.applies_to(Some(&at_preferences)));
+        }
+    }
+
+    /// DESIGN.md Part 2: a completed member's new address needs the birth date, counted.
+    #[test]
+    fn a_new_address_after_completion_needs_the_birth_date_and_a_wrong_one_counts() {
+        let mut r = on(Step::Completed);
+        r.email = EmailAddress::parse_optional("old@example.jp").unwrap();
+        assert_eq!(run(&r, prefs(Some("new@example.jp"), true)), Transition::stay(Outcome::Refused(SignupError::ReverificationRequired)));
+        // The same address, or none: no birth date needed.
+        assert_eq!(run(&r, prefs(Some("old@example.jp"), false)).outcome, Outcome::Step(Step::Completed));
+        assert_eq!(run(&r, prefs(None, false)).outcome, Outcome::Step(Step::Completed));
+        // During the onboarding: none needed either.
+        assert_eq!(run(&on(Step::Preferences), prefs(Some("new@example.jp"), true)).outcome, Outcome::Step(Step::Confirm));
+        let wrong = run(&r, prefs_with_birth_date("new@example.jp", false));
+        assert_eq!(wrong.outcome, Outcome::Refused(SignupError::IdentityMismatch { remaining_attempts: 2, lockout_minutes: 30 }));
+        let counted = written(&wrong).clone();
+        assert_eq!((counted.failed_attempts, counted.email.clone()), (1, r.email.clone()), "counted, address unchanged");
+        let right = run(&counted, prefs_with_birth_date("new@example.jp", true));
+        assert_eq!(right.outcome, Outcome::Step(Step::Completed));
+        assert_eq!((written(&right).failed_attempts, written(&right).email.as_ref().map(EmailAddress::as_str)), (0, Some("new@example.jp")));
+        let mut locked = counted;
+        locked.locked_until = Some(now() + Duration::seconds(90));
+        assert_eq!(run(&locked, prefs_with_birth_date("new@example.jp", true)).outcome, Outcome::Refused(SignupError::Locked { retry_after_seconds: 90 }));
     }
 
     #[test]
@@ -543,7 +708,7 @@ mod tests {
             (Command::VerifyIdentity { matches: true }, Step::Consent),
             (consent(true, "2026-11-01"), Step::Preferences),
             (prefs(Some("taro@example.jp"), true), Step::Confirm),
-            (Command::Confirm, Step::Completed),
+            (confirm(), Step::Completed),
         ] {
             let t = run(&r, command);
             assert_eq!(t.outcome, Outcome::Step(expected));
@@ -560,13 +725,13 @@ mod tests {
     fn repeats_answer_the_same_without_a_write_and_skipping_is_refused() {
         assert_eq!(run(&on(Step::Consent), Command::VerifyIdentity { matches: true }), Transition::stay(Outcome::Step(Step::Consent)));
         assert_eq!(run(&on(Step::Preferences), consent(true, "2026-11-01")), Transition::stay(Outcome::Step(Step::Preferences)));
-        assert_eq!(run(&on(Step::Completed), Command::Confirm), Transition::stay(Outcome::Step(Step::Completed)));
+        assert_eq!(run(&on(Step::Completed), confirm()), Transition::stay(Outcome::Step(Step::Completed)));
         for (step, command) in [
             (Step::Identity, consent(true, "2026-11-01")),
             (Step::Identity, prefs(None, false)),
             (Step::Consent, prefs(None, false)),
-            (Step::Preferences, Command::Confirm),
-            (Step::Identity, Command::Confirm),
+            (Step::Preferences, confirm()),
+            (Step::Identity, confirm()),
         ] {
             assert_eq!(run(&on(step), command.clone()), Transition::stay(Outcome::Refused(SignupError::WrongStep(step))), "{step:?} {command:?}");
         }
@@ -606,6 +771,8 @@ mod tests {
     fn preferences_from_confirm_and_after_completion_keep_the_step_and_clear_a_problem() {
         let mut r = on(Step::Completed);
         r.email_problem = Some(EmailProblem::Bounced);
+        r.email = EmailAddress::parse_optional("hanako@example.jp").unwrap();
+        // The same address looked at again (a new one needs the birth date: see below).
         let t = run(&r, prefs(Some("hanako@example.jp"), false));
         assert_eq!(t.outcome, Outcome::Step(Step::Completed));
         assert_eq!(written(&t).email_problem, None);
@@ -665,7 +832,7 @@ mod tests {
     #[test]
     fn a_blind_write_equals_the_decision_on_every_record_it_applies_to() {
         let member = MemberId::parse("M1").unwrap();
-        let commands = [consent(true, "2026-11-01"), prefs(Some("taro@example.jp"), true), prefs(None, false), Command::Confirm];
+        let commands = [consent(true, "2026-11-01"), prefs(Some("taro@example.jp"), true), prefs(None, false), confirm()];
         let mut checked = 0;
         for step in Step::ALL {
             for (email, problem, notify, locked, attempts) in [
@@ -692,7 +859,7 @@ mod tests {
         }
         assert!(checked >= 12, "{checked}");
         // No record yet: nothing applies. Refusals, the identity check and background commands have no blind write.
-        assert!(!decide_blind(&member, &Command::Confirm, now(), &policy()).unwrap().applies_to(None));
+        assert!(!decide_blind(&member, &confirm(), now(), &policy()).unwrap().applies_to(None));
         assert!(decide_blind(&member, &consent(false, "2026-11-01"), now(), &policy()).is_none());
         assert!(decide_blind(&member, &Command::VerifyIdentity { matches: true }, now(), &policy()).is_none());
         assert!(decide_blind(&member, &Command::ClaimWelcome, now(), &policy()).is_none());

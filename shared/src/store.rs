@@ -79,6 +79,24 @@ impl SignupChange {
     /// absent or not completed). The welcome mail's own claim and "sent" writes, and later
     /// preference saves of a completed member, are not completions and never re-trigger it.
     /// The template's stream `FilterCriteria` say the same (a test holds the two together).
+    /// The previous address of a completed member who changed it (`SignupRecord::address_changed_at`
+    /// moved): it gets 「メールアドレスが変更されました」. `None` for any other change, for a member
+    /// who had no address, or one whose previous address bounced or complained.
+    pub fn address_notice(&self) -> Option<crate::domain::EmailAddress> {
+        use crate::domain::Step;
+        let old = self.old.as_ref()?;
+        let moved = self.new.address_changed_at.is_some() && self.new.address_changed_at != old.address_changed_at;
+        let completed = old.state == Step::Completed && self.new.state == Step::Completed;
+        let previous = old.email.clone().filter(|a| self.new.email.as_ref() != Some(a) && old.email_problem.is_none())?;
+        (moved && completed).then_some(previous)
+    }
+
+    /// Whether the mail function has something to do with this change (a welcome mail or an
+    /// address notice); the dev server's feed and the template's filter let through these.
+    pub fn calls_for_mail(&self) -> bool {
+        self.is_completion() || self.address_notice().is_some()
+    }
+
     pub fn is_completion(&self) -> bool {
         use crate::domain::Step;
         self.new.state == Step::Completed && self.old.as_ref().is_none_or(|old| old.state != Step::Completed)

@@ -52,11 +52,29 @@ impl ApplyError {
     }
 }
 
-/// Apply `command` to `member`'s signup record.
+/// Who sends a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// The member, with a session issued at this time (UTC): refused with
+    /// `SignupError::SessionEnded` where the record says that session was ended (logout), before
+    /// anything is decided.
+    Member { session_issued_at: chrono::DateTime<chrono::Utc> },
+    /// The system (the welcome mail, the bounce handler, the operator).
+    System,
+}
+
+impl Sender {
+    /// The member of `session`.
+    pub fn member(session: &crate::session::Session) -> Self {
+        Sender::Member { session_issued_at: session.issued_at() }
+    }
+}
+
+/// Apply `command` from `sender` to `member`'s signup record.
 ///
 /// Errors: `ApplyError::Store` when the store fails (throttled, timed out, unreadable item);
 /// `ApplyError::Contended` after `MAX_TRIES` lost races.
-pub async fn apply(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, member: &MemberId, start: Start, command: &Command) -> Result<Applied, ApplyError> {
+pub async fn apply(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, member: &MemberId, sender: Sender, start: Start, command: &Command) -> Result<Applied, ApplyError> {
     if let Some(refusal) = command.refuse_early(policy) {
         // Decided without a read: the record is not needed to refuse.
         let record = match start {
@@ -82,6 +100,11 @@ pub async fn apply(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, 
             }
             None => (SignupRecord::new(member.clone(), now), Expect::Absent),
         };
+        if let Sender::Member { session_issued_at } = sender
+            && !current.accepts_session(session_issued_at)
+        {
+            return Ok(Applied { record: current, outcome: Outcome::Refused(crate::signup::SignupError::SessionEnded), wrote: false });
+        }
         let transition = decide(&current, command, now, policy);
         let Some(write) = transition.write else {
             return Ok(Applied { record: current, outcome: transition.outcome, wrote: false });
@@ -108,12 +131,15 @@ pub async fn apply(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, 
 /// wrong step, another tab), the ordinary loop from one read decides and answers.
 ///
 /// Errors: as `apply`.
-pub async fn apply_step(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, member: &MemberId, command: &Command) -> Result<Outcome, ApplyError> {
+pub async fn apply_step(store: &dyn SignupStore, clock: &dyn Clock, policy: &Policy, member: &MemberId, sender: Sender, command: &Command) -> Result<Outcome, ApplyError> {
     let now = clock.now();
-    if let Some(blind) = decide_blind(member, command, now, policy) {
+    if let Some(mut blind) = decide_blind(member, command, now, policy) {
+        if let Sender::Member { session_issued_at } = sender {
+            blind.session_issued_at = Some(session_issued_at);
+        }
         if store.put_signup_blind(member, &blind, now).await? {
             return Ok(Outcome::Step(blind.outcome));
         }
     }
-    Ok(apply(store, clock, policy, member, Start::Read, command).await?.outcome)
+    Ok(apply(store, clock, policy, member, sender, Start::Read, command).await?.outcome)
 }

@@ -58,7 +58,7 @@ async function tabTo(page, selector, max = 20) {
 
 /** GET /api/signup with the page's cookies, outside the page (so it is not counted as page weight). */
 async function apiStatus(page) {
-  const r = await page.context().request.get(`${server.base}/api/signup`);
+  const r = await page.context().request.get(`${new URL(page.url()).origin}/api/signup`);
   return r.json();
 }
 
@@ -76,10 +76,11 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     await page.getByRole('button', { name: 'D0001 としてログイン' }).click();
     await page.waitForURL('**/signup/identity');
 
-    const session = (await context.cookies()).find((c) => c.name === 'kenpo_session');
-    assert.ok(session, 'Chromium stores the Secure session cookie on http://127.0.0.1');
+    const session = (await context.cookies()).find((c) => c.name === '__Host-kenpo_session');
+    assert.ok(session, 'Chromium stores the __Host- session cookie on http://127.0.0.1');
     assert.equal(session.secure, true);
     assert.equal(session.httpOnly, true);
+    assert.equal(session.expires, -1, 'a browser-session cookie: it ends when the browser closes');
 
     // 本人確認画面
     await page.getByRole('heading', { level: 1, name: '本人確認画面' }).waitFor();
@@ -302,10 +303,33 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     await page.waitForURL('**/menu');
     await page.locator('#show-email').getByText('d0005@example.jp').waitFor();
     await page.getByText('メールアドレス・通知の設定を変更する').click();
-    await page.getByLabel('メールアドレス（任意）').fill('new.address@example.jp');
+    // The choice alone needs no birth date.
     await page.getByRole('radio', { name: '不要' }).check();
+    assert.ok(!(await page.getByLabel('生年月日（本人確認）').isVisible()));
     await page.getByRole('button', { name: '変更する' }).click();
     await page.getByRole('status').getByText('通知メールの設定を変更しました。').waitFor();
+    assert.equal(await page.locator('#show-notify').textContent(), '不要');
+    // A new address: the birth date is asked for (re-verification), a wrong one is counted.
+    await page.getByText('メールアドレス・通知の設定を変更する').click();
+    await page.getByLabel('メールアドレス（任意）').fill('new.address@example.jp');
+    const birth = page.getByLabel('生年月日（本人確認）');
+    await birth.waitFor();
+    await page.getByRole('button', { name: '変更する' }).click();
+    await page.locator('#birthDate-error').getByText('生年月日を入力してください。').waitFor();
+    assert.equal(await birth.getAttribute('aria-invalid'), 'true');
+    await birth.fill('19920228');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await page.getByRole('alert').getByText('残りの入力可能回数：4回').waitFor();
+    assert.equal(await page.locator('#show-email').textContent(), 'd0005@example.jp', 'unchanged');
+    await checkScreen(t, assert, page, '31-menu-reverify-640px');
+    await birth.fill('19920229');
+    await page.getByRole('button', { name: '変更する' }).click();
+    await page.getByRole('status').getByText('通知メールの設定を変更しました。').waitFor();
+    // The previous address is told, without the new one.
+    const notice = await waitFor(() => outboxMails(server.outbox).find((m) => m.subject.includes('メールアドレスが変更されました')));
+    assert.ok(notice, 'a notice to the previous address is in the outbox');
+    assert.match(notice.to, /d0005@example\.jp/);
+    assert.ok(!JSON.stringify(notice).includes('new.address'), 'the notice never names the new address');
     assert.equal(await page.locator('#show-email').textContent(), 'new.address@example.jp');
     assert.equal(await page.locator('#show-notify').textContent(), '不要');
     assert.equal(await apiStep(page), 'completed');
@@ -329,6 +353,89 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     await page.getByRole('button', { name: '確認', exact: true }).click();
     await alert.getByText(/\d+月\d+日 \d+時\d{2}分（日本時間）以降にもう一度お試しください。/).waitFor();
     await checkScreen(t, assert, page, '40-identity-locked');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('two tabs: 実行 never confirms what the other tab changed unseen', async (t) => {
+    // Its own dev server: every first-login demo member has onboarded above.
+    const own = await startServer();
+    const { context, page, problems } = await phone(browser);
+    await page.goto(`${own.base}/dev/portal`);
+    await page.getByRole('button', { name: 'D0002 としてログイン' }).click();
+    await page.waitForURL('**/signup/identity');
+    await page.getByLabel('保険者番号').fill('06133946');
+    await page.getByLabel('生年月日').fill('19790822');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.waitForURL('**/signup/preferences');
+    await page.getByLabel('メールアドレス（任意）').fill('first.tab@example.jp');
+    await page.getByRole('button', { name: '入力内容確認' }).click();
+    await page.waitForURL('**/signup/confirm');
+    await page.getByText('first.tab@example.jp').waitFor();
+    // The second tab (same browser, same session) saves another address.
+    const other = await context.newPage();
+    await other.goto(`${own.base}/signup/preferences`);
+    await other.getByLabel('メールアドレス（任意）').fill('second.tab@example.jp');
+    await other.getByRole('button', { name: '入力内容確認' }).click();
+    await other.waitForURL('**/signup/confirm');
+    await page.getByRole('button', { name: '実行' }).click();
+    await page.getByRole('alert').getByText(/別の画面で入力内容が変更されました/).waitFor();
+    await page.locator('#show-email').getByText('second.tab@example.jp').waitFor();
+    assert.equal(path(page), '/signup/confirm');
+    assert.equal(await apiStep(page), 'confirm', 'nothing was confirmed');
+    await checkScreen(t, assert, page, '50-confirm-stale');
+    await page.getByRole('button', { name: '実行' }).click();
+    await page.waitForURL('**/signup/complete');
+    assert.match(await page.locator('#welcome-mail').textContent(), /second\.tab@example\.jp/);
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+    await own.stop();
+  });
+
+  it('ログアウト ends the session on the server: a copy of the cookie is refused afterwards', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    await login(page, 'D0006');
+    await page.waitForURL('**/menu');
+    await page.getByRole('button', { name: 'ログアウト' }).waitFor();
+    const copied = (await context.cookies()).find((c) => c.name === '__Host-kenpo_session');
+    await page.getByRole('button', { name: 'ログアウト' }).click();
+    await page.waitForURL('**/dev/portal');
+    assert.equal((await context.cookies()).find((c) => c.name === '__Host-kenpo_session'), undefined, 'the cookie is gone');
+    // Someone who copied the cookie before the logout, in another browser.
+    const thief = await browser.newContext();
+    await thief.addCookies([copied]);
+    const stolen = await thief.newPage();
+    const r = await stolen.request.get(`${server.base}/api/signup`);
+    assert.equal(r.status(), 401);
+    await stolen.goto(`${server.base}/menu`);
+    await stolen.getByRole('heading', { name: 'ログインしてください' }).waitFor();
+    await thief.close();
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+  });
+
+  it('new terms: a completed member agrees on 利用規約等の更新 before the top page, once', async (t) => {
+    const { context, page, problems } = await phone(browser);
+    await login(page, 'D0007');
+    await page.waitForURL('**/signup/terms');
+    await page.getByRole('heading', { level: 1, name: '利用規約等の更新' }).waitFor();
+    for (const elsewhere of ['/menu', '/medical-expenses', '/signup/identity']) {
+      await page.goto(`${server.base}${elsewhere}`);
+      await page.waitForURL('**/signup/terms');
+    }
+    await page.getByRole('region', { name: '注意事項・免責事項・セキュリティポリシー等' }).waitFor();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.locator('#agreed-error').getByText('「同意する」を選んでください。').waitFor();
+    await checkScreen(t, assert, page, '60-terms');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.waitForURL('**/menu');
+    await page.getByRole('heading', { level: 1, name: 'トップページ' }).waitFor();
+    assert.equal(await apiStep(page), 'completed');
+    await page.goto(`${server.base}/signup/terms`);
+    await page.waitForURL('**/menu');
+    assert.equal(outboxMails(server.outbox).filter((m) => m.to.includes('d0007')).length, 0, 'no welcome mail for agreeing again');
     assert.deepEqual(unexpected(problems), []);
     await context.close();
   });

@@ -186,13 +186,19 @@ impl TestApp {
             ("POST", "/api/signup/identity", format!(r#"{{"insurerNumber":"{insurer}","birthDate":"{birth}"}}"#)),
             ("POST", "/api/signup/consent", format!(r#"{{"termsVersion":"{}","agreed":true}}"#, self.app.settings.terms_version.as_str())),
             ("PUT", "/api/signup/preferences", serde_json::json!({"email": email, "notifyMedicalExpenses": email.is_some()}).to_string()),
-            ("POST", "/api/signup/confirm", String::new()),
         ];
         for (method, path, body) in steps {
-            let body = (!body.is_empty()).then_some(body.as_str());
-            let response = self.call(method, path, body, cookie).await;
+            let response = self.call(method, path, Some(&body), cookie).await;
             assert_eq!(response.status(), 200, "{path}: {}", json_of(&response));
         }
+        let response = self.confirm(cookie).await;
+        assert_eq!(response.status(), 200, "confirm: {}", json_of(&response));
+    }
+
+    /// 実行 as the confirmation screen sends it: the `version` `GET /api/signup` showed.
+    pub async fn confirm(&self, cookie: &str) -> Response<Body> {
+        let version = json_of(&self.call("GET", "/api/signup", None, cookie).await)["version"].as_u64().unwrap_or(0);
+        self.call("POST", "/api/signup/confirm", Some(&format!(r#"{{"version":{version}}}"#)), cookie).await
     }
 }
 

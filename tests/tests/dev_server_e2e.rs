@@ -47,12 +47,17 @@ fn the_whole_onboarding_over_http_ends_with_one_welcome_mail() {
         ("POST", "/api/signup/identity", Some(json!({"insurerNumber": "０６１３３９４６", "birthDate": "1981-04-03"})), "consent"),
         ("POST", "/api/signup/consent", Some(json!({"termsVersion": "2026-11-01", "agreed": true})), "preferences"),
         ("PUT", "/api/signup/preferences", Some(json!({"email": "taro..yamada@docomo.ne.jp", "notifyMedicalExpenses": true})), "confirm"),
-        ("POST", "/api/signup/confirm", None, "completed"),
-        ("POST", "/api/signup/confirm", None, "completed"),
     ];
     for (method, path, body, expected) in steps {
         let (s, reply) = api(&server, method, path, &cookie, body);
         assert_eq!((s, reply["step"].as_str().unwrap_or("")), (200, expected), "{path}: {reply}");
+    }
+    // 実行 with the version the confirmation screen showed, twice (a double click).
+    let (_, status) = api(&server, "GET", "/api/signup", &cookie, None);
+    let version = status["version"].as_u64().expect("the status carries the version");
+    for _ in 0..2 {
+        let (s, reply) = api(&server, "POST", "/api/signup/confirm", &cookie, Some(json!({"version": version})));
+        assert_eq!((s, reply["step"].as_str().unwrap_or("")), (200, "completed"), "{reply}");
     }
     // The welcome mail is sent off the request path: wait for it.
     let mut mails = Vec::new();
@@ -85,12 +90,23 @@ fn seeded_members_land_where_their_history_says() {
 fn routes_outside_the_table_and_foreign_origins_are_refused() {
     let server = DevServer::start(&[]);
     let (_, _, cookie) = hand_off(&server, &token_for(&server, "D0002"));
-    let r = server.agent().get(&format!("{}/nowhere", server.base)).call();
-    assert!(matches!(r, Err(ureq::Error::Status(404, _))));
+    // A mistyped page: the pages' 404 page, not raw JSON; the API's own 404 stays JSON.
+    match server.agent().get(&format!("{}/nowhere", server.base)).call() {
+        Err(ureq::Error::Status(404, r)) => {
+            assert!(r.content_type() == "text/html");
+            assert!(r.into_string().unwrap().contains("ページが見つかりません"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match server.agent().get(&format!("{}/api/nowhere", server.base)).call() {
+        Err(ureq::Error::Status(404, r)) => assert_eq!(r.content_type(), "application/json"),
+        other => panic!("{other:?}"),
+    }
     // A declared body over the limit is refused at once, without waiting for it.
-    let mut stream = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    std::io::Write::write_all(&mut stream, b"PUT /api/signup/preferences HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n").unwrap();
+    std::io::Write::write_all(&mut stream, format!("PUT /api/signup/preferences HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3000000\r\n\r\n").as_bytes()).unwrap();
     let mut answer = [0u8; 12];
     std::io::Read::read_exact(&mut stream, &mut answer).expect("an answer before the body");
     assert_eq!(&answer, b"HTTP/1.1 413");
@@ -103,5 +119,46 @@ fn routes_outside_the_table_and_foreign_origins_are_refused() {
     match r {
         Err(ureq::Error::Status(403, resp)) => assert_eq!(resp.into_json::<serde_json::Value>().unwrap()["error"]["code"], "cross_origin"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// The raw answer's status line to a GET of `path` with `Host: host`.
+fn status_line_with_host(server: &DevServer, path: &str, host: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut stream, format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    answer.lines().next().unwrap_or("").to_owned()
+}
+
+/// DNS rebinding (issue 11): a page whose name resolves to 127.0.0.1 sends its own name in Host.
+#[test]
+fn only_the_dev_servers_own_host_names_are_served() {
+    let server = DevServer::start(&[]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    for foreign in [format!("rebind.attacker.example:{port}"), "127.0.0.1".to_owned(), format!("127.0.0.1.nip.io:{port}"), String::new()] {
+        for path in ["/dev/audit", "/dev/portal", "/api/signup"] {
+            assert_eq!(status_line_with_host(&server, path, &foreign), "HTTP/1.1 421 Misdirected Request", "{foreign} {path}");
+        }
+    }
+    for own in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("LOCALHOST:{port}")] {
+        assert_eq!(status_line_with_host(&server, "/dev/portal", &own), "HTTP/1.1 200 OK", "{own}");
+    }
+}
+
+/// `--aws` reaches a real table and SES: never with the public development keys.
+#[test]
+fn dev_with_aws_refuses_the_development_keys() {
+    for env in [vec![], vec![("SESSION_KEY", kenpo_shared::config::DEV_SESSION_KEY), ("SSO_JWT_SECRET", kenpo_shared::config::DEV_SSO_JWT_SECRET)]] {
+        let mut cmd = std::process::Command::new(kenpo_bin());
+        cmd.args(["dev", "--aws", "--port", "0"]).env_remove("SESSION_KEY").env_remove("SSO_JWT_SECRET").env_remove("SSO_JWT_PUBLIC_KEY");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run kenpo dev --aws");
+        assert!(!out.status.success(), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("SESSION_KEY") && err.contains("SSO_JWT_SECRET") && err.contains("開発用ではない鍵"), "{err}");
     }
 }

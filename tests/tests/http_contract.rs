@@ -30,9 +30,10 @@ async fn sso_sets_a_fresh_secure_session_and_sends_the_member_to_their_step() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/signup/identity");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=1800"] {
+    for flag in ["__Host-kenpo_session=", "HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(flag), "{cookie}");
     }
+    assert!(!cookie.contains("Max-Age") && !cookie.contains("Expires"), "ends with the browser: {cookie}");
     // The same token again is a replay.
     let again = portal_entry::handle(&t.app, &t.dev.handoff, sso_request(&token)).await;
     assert_eq!(again.status(), 401);
@@ -148,21 +149,141 @@ async fn status_needs_a_session_and_reports_the_step() {
     let t = app_with_member().await;
     let r = t.route(request("GET", "/api/signup", None, None)).await;
     assert_eq!((r.status().as_u16(), error_code(&r)), (401, "unauthenticated".into()));
-    let r = t.route(request("GET", "/api/signup", None, Some("kenpo_session=forged"))).await;
+    let r = t.route(request("GET", "/api/signup", None, Some("__Host-kenpo_session=forged"))).await;
     assert_eq!(r.status(), 401);
     let cookie = t.login("M1").await;
     let r = t.call("GET", "/api/signup", None, &cookie).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(json_of(&r), json!({"step": "identity", "termsVersion": "2026-11-01", "preferences": null, "emailProblem": null}));
+    assert_eq!(json_of(&r), json!({"step": "identity", "version": 0, "termsVersion": "2026-11-01", "preferences": null, "emailProblem": null}));
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json; charset=utf-8"));
 }
 
+/// The `name=value` of the `Set-Cookie` a response carries, if any.
+fn reissued(r: &lambda_http::Response<Body>) -> Option<String> {
+    r.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+}
+
 #[tokio::test]
-async fn the_session_expires_after_its_lifetime() {
+async fn the_session_ends_after_thirty_idle_minutes_and_lives_on_while_used() {
     let t = app_with_member().await;
     let cookie = t.login("M1").await;
     t.clock.advance(Duration::seconds(1801));
-    assert_eq!(t.call("GET", "/api/signup", None, &cookie).await.status(), 401);
+    let r = t.call("GET", "/api/signup", None, &cookie).await;
+    assert_eq!(r.status(), 401);
+    assert!(reissued(&r).is_none(), "a 401 re-issues nothing");
+    // Used every 20 minutes through the answers' re-issued cookie: it outlives 30 minutes.
+    let mut cookie = t.login("M1").await;
+    for _ in 0..3 {
+        t.clock.advance(Duration::seconds(1200));
+        let r = t.call("GET", "/api/signup", None, &cookie).await;
+        assert_eq!(r.status(), 200);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set.starts_with("__Host-kenpo_session=") && !set.contains("Max-Age") && set.contains("Secure"), "{set}");
+        cookie = reissued(&r).unwrap();
+    }
+    // A refusal that is not a 401 re-issues it too (the member is active).
+    let r = t.call("POST", "/api/signup/confirm", Some(r#"{"version":0}"#), &cookie).await;
+    assert_eq!((r.status().as_u16(), reissued(&r).is_some()), (409, true));
+}
+
+/// DESIGN.md Part 2 (ASVS 3.3.1): after ログアウト, a copy of the cookie is refused by every API, on
+/// every device, at no extra request on the reads; a new hand-off works.
+#[tokio::test]
+async fn logout_ends_every_copy_of_the_session_on_the_server() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    t.onboard(&c, INSURER, BIRTH, None).await;
+    let other_device = t.login("M1").await;
+    t.clock.advance(Duration::seconds(1));
+    let copied = c.clone();
+    assert_eq!(t.call("POST", "/logout", None, &c).await.status(), 303);
+    for (method, path, body) in [
+        ("GET", "/api/signup", None),
+        ("GET", "/api/statements/summary", None),
+        ("GET", "/api/medical-expenses", None),
+        ("PUT", "/api/signup/preferences", Some(r#"{"email":null,"notifyMedicalExpenses":false}"#)),
+        ("POST", "/api/signup/identity", Some(identity(INSURER, BIRTH).as_str())),
+        ("POST", "/api/signup/confirm", Some(r#"{"version":5}"#)),
+    ] {
+        for cookie in [&copied, &other_device] {
+            let r = t.call(method, path, body, cookie).await;
+            assert_eq!((r.status().as_u16(), error_code(&r)), (401, "unauthenticated".into()), "{method} {path}");
+        }
+    }
+    t.clock.advance(Duration::seconds(1));
+    let fresh = t.login("M1").await;
+    assert_eq!(t.step(&fresh).await, "completed", "a new hand-off after the logout works");
+}
+
+/// Two tabs (DESIGN.md Part 2): 実行 in one never confirms what the other saved unseen.
+#[tokio::test]
+async fn confirm_of_what_another_tab_changed_is_stale_with_the_current_preferences() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    for (method, path, body) in [
+        ("POST", "/api/signup/identity", identity(INSURER, BIRTH)),
+        ("POST", "/api/signup/consent", json!({"termsVersion": "2026-11-01", "agreed": true}).to_string()),
+        ("PUT", "/api/signup/preferences", json!({"email": "taro@example.jp", "notifyMedicalExpenses": true}).to_string()),
+    ] {
+        assert_eq!(t.call(method, path, Some(&body), &c).await.status(), 200);
+    }
+    let shown = json_of(&t.call("GET", "/api/signup", None, &c).await)["version"].as_u64().unwrap();
+    // The other tab saves something else.
+    t.call("PUT", "/api/signup/preferences", Some(&json!({"email": null, "notifyMedicalExpenses": false}).to_string()), &c).await;
+    let r = t.call("POST", "/api/signup/confirm", Some(&format!(r#"{{"version":{shown}}}"#)), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (409, "stale_confirmation".into()));
+    let error = &json_of(&r)["error"];
+    assert_eq!(error["preferences"], json!({"email": null, "notifyMedicalExpenses": false}));
+    assert_eq!(error["version"], shown + 1);
+    assert_eq!(t.step(&c).await, "confirm", "nothing was confirmed");
+    let r = t.call("POST", "/api/signup/confirm", Some(r#"{}"#), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "invalid_input".into()), "a missing version");
+    let r = t.call("POST", "/api/signup/confirm", Some(&format!(r#"{{"version":{}}}"#, shown + 1)), &c).await;
+    assert_eq!(json_of(&r), json!({"step": "completed"}));
+}
+
+/// A new TERMS_VERSION: a completed member agrees again on /signup/terms before anything else.
+#[tokio::test]
+async fn new_terms_ask_completed_members_to_agree_again_without_a_second_welcome_mail() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    t.onboard(&c, INSURER, BIRTH, None).await;
+    let mut settings = t.app.settings.clone();
+    settings.terms_version = kenpo_shared::domain::TermsVersion::parse("2027-04-01").unwrap();
+    let t2 = app_on(t.store.clone(), settings).await;
+    t2.clock.advance(Duration::days(1));
+    let c2 = t2.login("M1").await;
+    let status = json_of(&t2.call("GET", "/api/signup", None, &c2).await);
+    assert_eq!((status["step"].as_str(), status["termsVersion"].as_str()), (Some("reconsent"), Some("2027-04-01")));
+    let r = t2.call("GET", "/api/statements/summary", None, &c2).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["error"]["step"].as_str()), (409, Some("reconsent")));
+    let r = t2.route(sso_request(&sign_hs256(&t2.app.settings.sso_jwt_secret, "M1", t2.clock.now().timestamp(), 120))).await;
+    assert_eq!(r.headers()["location"], "/signup/terms");
+    let r = t2.call("POST", "/api/signup/consent", Some(&json!({"termsVersion": "2027-04-01", "agreed": true}).to_string()), &c2).await;
+    assert_eq!(json_of(&r), json!({"step": "completed"}));
+    assert_eq!(t2.store.list_consents(&MemberId::parse("M1").unwrap()).await.unwrap().len(), 2, "both agreements kept");
+    assert_eq!(t2.call("GET", "/api/statements/summary", None, &c2).await.status(), 200);
+}
+
+/// A completed member's new address needs the birth date (counted like the identity check).
+#[tokio::test]
+async fn a_new_address_after_completion_needs_the_birth_date() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    t.onboard(&c, INSURER, BIRTH, Some("taro@example.jp")).await;
+    let change = |birth: Option<&str>| json!({"email": "thief@example.jp", "notifyMedicalExpenses": true, "birthDate": birth}).to_string();
+    let r = t.call("PUT", "/api/signup/preferences", Some(&change(None)), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "reverification_required".into()));
+    assert!(json_of(&r)["error"]["fields"]["birthDate"].is_string());
+    let r = t.call("PUT", "/api/signup/preferences", Some(&change(Some("19800101"))), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["error"]["remainingAttempts"].as_u64()), (403, Some(4)));
+    let stored = t.store.get_signup(&MemberId::parse("M1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.email.as_ref().map(EmailAddress::as_str), Some("taro@example.jp"), "unchanged");
+    let r = t.call("PUT", "/api/signup/preferences", Some(&change(Some(BIRTH))), &c).await;
+    assert_eq!((r.status().as_u16(), json_of(&r)["preferences"]["email"].as_str()), (200, Some("thief@example.jp")));
+    // The choice alone, or the same address: no birth date needed (and one sent is ignored).
+    let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "thief@example.jp", "notifyMedicalExpenses": false}).to_string()), &c).await;
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
@@ -288,13 +409,13 @@ async fn preferences_rules_and_back_from_confirm() {
 async fn confirm_is_idempotent_and_completed_members_can_change_preferences() {
     let t = app_with_member().await;
     let c = t.login("M1").await;
-    let r = t.call("POST", "/api/signup/confirm", None, &c).await;
+    let r = t.call("POST", "/api/signup/confirm", Some(r#"{"version":0}"#), &c).await;
     assert_eq!((r.status().as_u16(), error_code(&r)), (409, "wrong_step".into()));
     t.onboard(&c, INSURER, BIRTH, Some("taro@example.jp")).await;
-    let again = t.call("POST", "/api/signup/confirm", None, &c).await;
+    let again = t.call("POST", "/api/signup/confirm", Some(r#"{"version":1}"#), &c).await;
     assert_eq!((again.status().as_u16(), json_of(&again)), (200, json!({"step": "completed"})));
     assert_eq!(t.step(&c).await, "completed");
-    let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "hanako@example.jp", "notifyMedicalExpenses": false}).to_string()), &c).await;
+    let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "hanako@example.jp", "notifyMedicalExpenses": false, "birthDate": BIRTH}).to_string()), &c).await;
     assert_eq!(json_of(&r)["step"], "completed");
     // Identity after completion (DESIGN.md Part 2): the right birth date answers the step, a wrong
     // one is a failed attempt like any other (no free oracle), counted towards the lockout.
@@ -318,7 +439,7 @@ async fn concurrent_requests_never_skip_or_lose_a_step() {
     assert!(results.iter().all(|r| r.status() == 200));
     assert_eq!(t.store.list_consents(&MemberId::parse("M1").unwrap()).await.unwrap().len(), 1, "one consent record");
     t.call("PUT", "/api/signup/preferences", Some(r#"{"email":null,"notifyMedicalExpenses":false}"#), &c).await;
-    let results = join_all((0..8).map(|_| t.call("POST", "/api/signup/confirm", None, &c))).await;
+    let results = join_all((0..8).map(|_| t.confirm(&c))).await;
     assert!(results.iter().all(|r| r.status() == 200));
 }
 
@@ -331,6 +452,7 @@ async fn members_who_completed_before_the_cutoff_onboard_again() {
         r.version = 1;
         r.state = Step::Completed;
         r.completed_at = Some(at);
+        r.terms_version = Some(t.app.settings.terms_version.clone());
         r.email = EmailAddress::from_stored("old@example.jp");
         r.notify_medical_expenses = Some(true);
         t.store.put_signup(&r, Expect::Absent).await.unwrap();
@@ -386,8 +508,12 @@ async fn logout_clears_the_session_and_leads_back_to_the_portal() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], t.app.settings.portal_url.as_str());
     let cleared = r.headers()["set-cookie"].to_str().unwrap();
-    assert!(cleared.starts_with("kenpo_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(cleared.starts_with("__Host-kenpo_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    let c = t.login("M1").await;
     let mut foreign = request("POST", "/logout", None, Some(&c));
     foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
-    assert_eq!(error_code(&t.route(foreign).await), "cross_origin", "no logout from another site");
+    let r = t.route(foreign).await;
+    assert_eq!(r.status(), 403, "no logout from another site");
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a page, never raw JSON");
+    assert_eq!(t.step(&c).await, "identity", "the session lives on");
 }

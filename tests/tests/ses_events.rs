@@ -66,8 +66,9 @@ async fn a_permanent_bounce_marks_the_address_stops_mail_and_tells_the_member() 
     let outcome = send_welcome_email::handle_change(&t.app, t.mailer.as_ref(), &kenpo_shared::store::SignupChange { old: None, new: record }).await.unwrap();
     assert_eq!(outcome, send_welcome_email::Outcome::Skipped("address_problem"));
     assert_eq!(t.mailer.count(), 0);
-    // The member changes (or confirms) the address: the mark is gone.
-    t.call("PUT", "/api/signup/preferences", Some(r#"{"email":"hanako@example.jp","notifyMedicalExpenses":true}"#), &cookie).await;
+    // The member changes (or confirms) the address (a new one with the birth date): the mark is gone.
+    let r = t.call("PUT", "/api/signup/preferences", Some(r#"{"email":"hanako@example.jp","notifyMedicalExpenses":true,"birthDate":"19810403"}"#), &cookie).await;
+    assert_eq!(r.status(), 200);
     assert_eq!(json_of(&t.call("GET", "/api/signup", None, &cookie).await)["emailProblem"], Value::Null);
 }
 

@@ -183,17 +183,30 @@ async fn blind_writes_apply_only_where_their_condition_holds(store: Arc<dyn Sign
     assert_eq!(store.list_consents(&m).await.unwrap().len(), 1, "the repeat appended nothing");
     let r = store.get_signup(&m).await.unwrap().unwrap();
     assert_eq!((r.state, r.version, r.updated_at, r.terms_version.as_ref().map(TermsVersion::as_str)), (Step::Preferences, 2, at(2), Some("2026-11-01")));
-    let prefs = |email: Option<&str>, notify| Command::SavePreferences(Preferences::new(email.map(|e| EmailAddress::from_stored(e).unwrap()), notify).unwrap());
-    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(3), &policy).unwrap(), at(3)).await.unwrap(), "a step out of order");
+    let prefs = |email: Option<&str>, notify| Command::SavePreferences { preferences: Preferences::new(email.map(|e| EmailAddress::from_stored(e).unwrap()), notify).unwrap(), birth_date_matches: None };
+    let confirm = |version| Command::Confirm { version };
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &confirm(2), at(3), &policy).unwrap(), at(3)).await.unwrap(), "a step out of order");
     assert!(store.put_signup_blind(&m, &decide_blind(&m, &prefs(Some("taro@example.jp"), true), at(3), &policy).unwrap(), at(3)).await.unwrap());
     // From 入力確認 (戻る): the address removed, the choice changed.
     assert!(store.put_signup_blind(&m, &decide_blind(&m, &prefs(None, false), at(4), &policy).unwrap(), at(4)).await.unwrap());
     let r = store.get_signup(&m).await.unwrap().unwrap();
     assert_eq!((r.state, r.version, r.email, r.notify_medical_expenses), (Step::Confirm, 4, None, Some(false)));
-    assert!(store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(5), &policy).unwrap(), at(5)).await.unwrap());
-    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &Command::Confirm, at(6), &policy).unwrap(), at(6)).await.unwrap());
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &confirm(3), at(5), &policy).unwrap(), at(5)).await.unwrap(), "a screen that showed version 3");
+    assert!(store.put_signup_blind(&m, &decide_blind(&m, &confirm(4), at(5), &policy).unwrap(), at(5)).await.unwrap());
+    assert!(!store.put_signup_blind(&m, &decide_blind(&m, &confirm(5), at(6), &policy).unwrap(), at(6)).await.unwrap());
     let r = store.get_signup(&m).await.unwrap().unwrap();
     assert_eq!((r.state, r.version, r.completed_at), (Step::Completed, 5, Some(at(5))));
+
+    // A session ended by a logout (the record's sessionsValidFrom) writes nothing, to the microsecond.
+    let m = id("X2");
+    let mut r = first("X2");
+    r.state = Step::Preferences;
+    r.sessions_valid_from = Some(at(10) + chrono::Duration::microseconds(1));
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    assert_eq!(store.get_signup(&m).await.unwrap().unwrap().sessions_valid_from, r.sessions_valid_from, "stored to the microsecond");
+    let from_session = |issued: chrono::DateTime<chrono::Utc>| kenpo_shared::signup::BlindWrite { session_issued_at: Some(issued), ..decide_blind(&m, &prefs(None, false), at(11), &policy).unwrap() };
+    assert!(!store.put_signup_blind(&m, &from_session(at(10)), at(11)).await.unwrap(), "issued a microsecond before the logout");
+    assert!(store.put_signup_blind(&m, &from_session(at(10) + chrono::Duration::microseconds(1)), at(11)).await.unwrap());
 }
 
 /// Through the real identity handler: concurrent wrong attempts are all counted (no lost update).

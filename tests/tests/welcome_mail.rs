@@ -130,3 +130,35 @@ async fn a_refused_address_is_marked_and_not_mailed_again() {
     assert_eq!(stored.email_problem, Some(kenpo_shared::store::EmailProblem::Rejected));
     assert_eq!(t.mailer.count(), 0);
 }
+
+/// Issue 11: a completed member's new address (re-verified with the birth date) sends
+/// 「メールアドレスが変更されました」 to the previous address, without the new one; other changes
+/// (the choice alone, a logout) send nothing.
+#[tokio::test]
+async fn a_changed_address_is_told_to_the_previous_one_without_the_new_one() {
+    let (t, _) = completed(Some("old.address@example.jp")).await;
+    let member = MemberId::parse("M1").unwrap();
+    let cookie = t.login("M1").await;
+    let before = t.store.get_signup(&member).await.unwrap().unwrap();
+    let body = serde_json::json!({"email": "new.address@example.jp", "notifyMedicalExpenses": true, "birthDate": "19810403"}).to_string();
+    assert_eq!(t.call("PUT", "/api/signup/preferences", Some(&body), &cookie).await.status(), 200);
+    let after = t.store.get_signup(&member).await.unwrap().unwrap();
+    let change = SignupChange { old: Some(before), new: after.clone() };
+    assert_eq!(change.address_notice().map(|a| a.as_str().to_owned()).as_deref(), Some("old.address@example.jp"));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Sent);
+    let sent = t.mailer.sent.lock().unwrap().clone();
+    let notice = sent.last().unwrap();
+    assert_eq!(notice.to.as_str(), "old.address@example.jp");
+    assert!(notice.subject.contains("メールアドレスが変更されました"), "{}", notice.subject);
+    for body in [notice.text.as_str(), notice.html.as_deref().unwrap_or("")] {
+        assert!(!body.contains("new.address"), "never the new address: {body}");
+        assert!(body.contains("お心当たりのない場合"));
+    }
+    // The choice alone afterwards: a change, but no notice.
+    let body = serde_json::json!({"email": "new.address@example.jp", "notifyMedicalExpenses": false}).to_string();
+    assert_eq!(t.call("PUT", "/api/signup/preferences", Some(&body), &cookie).await.status(), 200);
+    let later = t.store.get_signup(&member).await.unwrap().unwrap();
+    let change = SignupChange { old: Some(after), new: later };
+    assert_eq!(change.address_notice(), None);
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("not_a_completion"));
+}

@@ -491,7 +491,8 @@ fn flow(args: &Args) {
         );
         call(
             "confirm-signup",
-            api_event("POST", "/api/signup/confirm", &cookies, Some("")),
+            // Version 3: the identity check, the consent and the preferences each wrote once.
+            api_event("POST", "/api/signup/confirm", &cookies, Some(r#"{"version":3}"#)),
             200,
         );
         for path in ["/signup/complete", "/menu"] {

@@ -215,7 +215,10 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
                 true,
                 counter.take(),
             );
-            assert_eq!(signup_status::handle(&app, status()).await.status(), 200);
+            let shown = signup_status::handle(&app, status()).await;
+            assert_eq!(shown.status(), 200);
+            // The record's version as the screen shows it (実行 sends it back).
+            let version = kenpo_tests::json_of(&shown)["version"].as_u64().unwrap_or(0);
             add(
                 i,
                 &format!("GET /api/signup ({label})"),
@@ -245,7 +248,7 @@ async fn run(endpoint: &str, n: usize, ddb_ms: f64, memory_mb: f64) {
             }
             if label == "confirm" {
                 assert_eq!(
-                    confirm_signup::handle(&app, request("POST", "/api/signup/confirm", None, c))
+                    confirm_signup::handle(&app, request("POST", "/api/signup/confirm", Some(&format!(r#"{{"version":{version}}}"#)), c))
                         .await
                         .status(),
                     200

@@ -130,7 +130,8 @@ fn through_dev_server(members: usize, seconds: u64, medical_csv: &[u8], benefits
                         ("POST", "/api/signup/identity", r#"{"insurerNumber":"06133946","birthDate":"1981-04-03"}"#),
                         ("POST", "/api/signup/consent", r#"{"termsVersion":"2026-11-01","agreed":true}"#),
                         ("PUT", "/api/signup/preferences", r#"{"email":null,"notifyMedicalExpenses":false}"#),
-                        ("POST", "/api/signup/confirm", ""),
+                        // Version 3: the three steps before each wrote once.
+                        ("POST", "/api/signup/confirm", r#"{"version":3}"#),
                     ] {
                         let req = agent.request(method, &format!("{base}{path}")).set("origin", &base).set("cookie", &cookie);
                         let r = if body.is_empty() { req.call() } else { req.set("content-type", "application/json").send_string(body) };

@@ -1,18 +1,21 @@
 //! `POST /sso`: the portal's hand-off. A signed token (form field `token`) becomes a fresh session
 //! cookie and a 303 to the member's current page. Every refusal is a 401 page leading back to the portal.
-//! `POST /logout` ends the session (the cookie is cleared) and leads back to the portal.
+//! `POST /logout` ends the member's sessions on every device (the record's "sessions valid from"
+//! moves to now, so even a copy of the cookie is refused), clears the cookie and leads back to the
+//! portal.
 
 use kenpo_shared::handoff::{HandoffError, HandoffVerifier};
 use kenpo_shared::http::{body_bytes, html_response, see_other};
 use kenpo_shared::App;
 use kenpo_shared::domain::Step;
-use kenpo_shared::signup::current_step;
+use kenpo_shared::signup::{Command, current_step};
+use kenpo_shared::transition::{Sender, Start, apply};
 use lambda_http::{Body, Request, Response};
 
 /// `handoff` verifies the portal's tokens (only this function holds the portal's key).
 pub async fn handle(app: &App, handoff: &HandoffVerifier, req: Request) -> Response<Body> {
     if req.uri().path() == "/logout" {
-        return logout(app, &req);
+        return logout(app, &req).await;
     }
     match enter(app, handoff, &req).await {
         Ok(response) => response,
@@ -71,11 +74,16 @@ fn check_portal_origin(app: &App, req: &Request) -> Result<(), HandoffError> {
 /// a browser whose valid session is already that token's member (the Back button, a reload),
 /// continues to the member's page instead of stranding them on a refusal. `None`: not that case.
 async fn already_in(app: &App, verifier: &HandoffVerifier, req: &Request, token: &str) -> Result<Option<Response<Body>>, Refusal> {
-    let Some(session) = app.sessions.read(req.headers(), app.clock.now().timestamp()) else { return Ok(None) };
+    let Some(session) = app.sessions.read(req.headers(), app.clock.now()) else { return Ok(None) };
     if verifier.signed_member(token).as_ref() != Some(&session.member_id) {
         return Ok(None);
     }
-    let signup = app.store.get_signup(&session.member_id).await?;
+    // The same Query as the hand-off's (the function may Query the member's partition).
+    let (_, signup) = app.store.get_member_and_signup(&session.member_id).await?;
+    if signup.as_ref().is_some_and(|r| !r.accepts_session(session.issued_at())) {
+        // Ended by a logout: the re-post rule is for a valid session only.
+        return Ok(None);
+    }
     let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
     Ok(Some(see_other(step.page(), None)))
 }
@@ -103,14 +111,27 @@ async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<R
         return already_in(app, verifier, req, &token).await?.ok_or(Refusal::Handoff(HandoffError::Replayed, jti));
     }
     let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
-    let (_, cookie) = app.sessions.issue(handoff.member_id, now.timestamp());
+    let (_, cookie) = app.sessions.issue(handoff.member_id, now);
     Ok(see_other(step.page(), Some(&cookie)))
 }
 
-/// `POST /logout`: the session cookie is cleared and the member goes back to the portal.
-fn logout(app: &App, req: &Request) -> Response<Body> {
-    if let Err(e) = kenpo_shared::http::check_origin(app, req) {
-        return e.into_response();
+/// `POST /logout`: the member's sessions end on every device (`Command::EndSessions`: a read and
+/// one conditional write), the cookie is cleared and the member goes back to the portal. Without
+/// a valid session only the cookie is cleared. A logout the store could not record is said so on
+/// a page (the member must not believe a shared computer is logged out).
+async fn logout(app: &App, req: &Request) -> Response<Body> {
+    if kenpo_shared::http::check_origin(app, req).is_err() {
+        return html_response(403, page(app, "ログアウトできませんでした", "このページからはログアウトできません。サービスの画面右上の「ログアウト」を押してください。"));
+    }
+    if let Some(session) = app.sessions.read(req.headers(), app.clock.now()) {
+        let ended = match app.store.get_member_and_signup(&session.member_id).await {
+            Ok((_, signup)) => apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::System, Start::Known(signup), &Command::EndSessions).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = ended {
+            tracing::error!(code = e.code(), "logout not recorded");
+            return html_response(503, page(app, "ログアウトできませんでした", "ただいま混み合っています。しばらくしてからもう一度「ログアウト」を押してください。"));
+        }
     }
     see_other(&app.settings.portal_url, Some(&app.sessions.clear()))
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use kenpo_shared::contract::ApiError;
 use kenpo_shared::domain::Step;
-use kenpo_shared::http::{ok_json, respond, session};
+use kenpo_shared::http::{authenticated, ok_json, session_on_record};
+use kenpo_shared::session::Session;
 use kenpo_shared::signup::{SignupRecord, current_step};
 use kenpo_shared::{App, contract::ErrorCode};
 use kenpo_statement_store::{Scope, StatementStore};
@@ -34,25 +35,26 @@ enum Answer {
     Benefits,
 }
 
-/// The answer to one request (errors as their JSON responses).
+/// The answer to one request (errors as their JSON responses; the session cookie re-issued on
+/// every answer but a 401).
 pub async fn handle(reader: &Reader, req: Request) -> Response<Body> {
-    respond(answer(reader, &req).await)
-}
-
-async fn answer(reader: &Reader, req: &Request) -> Result<Response<Body>, ApiError> {
-    let app = &reader.app;
     let answer = match req.uri().path() {
         "/api/statements/summary" => Answer::Summary,
         "/api/medical-expenses" => Answer::MedicalExpenses,
         "/api/benefits" => Answer::Benefits,
-        _ => return Err(ApiError::not_found()),
+        _ => return ApiError::not_found().into_response(),
     };
-    let session = session(app, req)?;
+    authenticated(&reader.app, &req, |session| answer_for(reader, &req, answer, session)).await
+}
+
+async fn answer_for(reader: &Reader, req: &Request, answer: Answer, session: Session) -> Result<Response<Body>, ApiError> {
+    let app = &reader.app;
     // Checked before the read, answered after the refusals that come first.
     let params = req.query_string_parameters_ref();
     let query = Query::parse(params.and_then(|p| p.first("year")), params.and_then(|p| p.first("person")));
     let scope = if answer == Answer::Benefits { Scope::Benefits } else { Scope::All };
     let household = reader.statements.household(&session.member_id, scope).await?;
+    session_on_record(&session, household.signup.as_ref())?;
     let record = household.signup.unwrap_or_else(|| SignupRecord::new(session.member_id.clone(), app.clock.now()));
     let step = current_step(&record, &app.policy);
     if step != Step::Completed {

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use kenpo_shared::lambda::{aws_config, init_failed, init_tracing, serve_http, settings};
+use kenpo_shared::lambda::{aws_config, cookie_settings, init_failed, init_tracing, serve_http};
 use kenpo_statement_store::dynamodb::DynamoStatements;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
-    let settings = settings()?;
+    let settings = cookie_settings()?;
     let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
     let statements = DynamoStatements::new(client.clone(), settings.table_name.clone());
     let signups = kenpo_shared::store::dynamodb::DynamoStore::new(client, settings.table_name.clone());

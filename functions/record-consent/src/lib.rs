@@ -2,9 +2,10 @@
 //! (terms version, time, source IP) in the same transaction that moves the signup on.
 
 use kenpo_shared::contract::{StepReply, member_outcome};
-use kenpo_shared::http::{api_preamble, json_body, ok_json, respond, source_ip};
+use kenpo_shared::http::{authenticated, json_body, ok_json, source_ip};
+use kenpo_shared::session::Session;
 use kenpo_shared::signup::Command;
-use kenpo_shared::transition::apply_step;
+use kenpo_shared::transition::{Sender, apply_step};
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -17,13 +18,12 @@ struct ConsentInput {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    respond(consent(app, &req).await)
+    authenticated(app, &req, |session| consent(app, &req, session)).await
 }
 
-async fn consent(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let session = api_preamble(app, req)?;
+async fn consent(app: &App, req: &Request, session: Session) -> Result<Response<Body>, ApiError> {
     let input: ConsentInput = json_body(app, req)?;
     let command = Command::Consent { agreed: input.agreed, terms_version: input.terms_version, source_ip: source_ip(req) };
-    let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, &command).await?;
+    let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::member(&session), &command).await?;
     Ok(ok_json(&StepReply::new(member_outcome(outcome)?)))
 }

@@ -12,7 +12,7 @@ use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
 use kenpo_shared::signup::{Command, Outcome as Decided, Settlement, SignupRecord};
 use kenpo_shared::store::dynamodb::decode_signup_change;
 use kenpo_shared::store::{SignupChange, StoreError};
-use kenpo_shared::transition::{ApplyError, Start, apply};
+use kenpo_shared::transition::{ApplyError, Sender, Start, apply};
 
 pub use kenpo_shared::signup::CLAIM_LEASE_SECONDS;
 
@@ -95,12 +95,15 @@ pub async fn handle_stream(app: &App, mailer: &dyn Mailer, event: Event) -> Dyna
 /// whose outcome is unknown keeps it, and the record ends in the dead-letter queue rather than
 /// risk a second mail; a refused address is marked on the member and not mailed again.
 pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange) -> Result<Outcome, WelcomeError> {
+    if let Some(old_address) = change.address_notice() {
+        return address_notice(app, mailer, change, old_address).await;
+    }
     if !change.is_completion() {
         return Ok(Outcome::Skipped("not_a_completion"));
     }
     let member = &change.new.member_id;
     let start = Start::Known(Some(change.new.clone()));
-    let claim = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, member, start, &Command::ClaimWelcome).await?;
+    let claim = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, member, Sender::System, start, &Command::ClaimWelcome).await?;
     match claim.outcome {
         Decided::Step(_) => {}
         Decided::Skipped(reason) => return Ok(Outcome::Skipped(reason)),
@@ -119,9 +122,10 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
             tracing::info!(code = "welcome_sent", member = %member, "welcome mail sent");
             Ok(Outcome::Sent)
         }
-        Err(MailError::Rejected(_)) => {
-            // Not the provider's text: SES names the refused address in it.
-            tracing::error!(code = "welcome_rejected", member = %member, "welcome mail refused; address marked");
+        Err(e @ MailError::Rejected(_)) => {
+            // The provider's code and request id only (`SesMailer` never keeps SES's text, which
+            // names the refused address).
+            tracing::error!(code = "welcome_rejected", member = %member, provider = %e, "welcome mail refused; address marked");
             settle(app, claimed, completed_at, Settlement::Rejected).await;
             Ok(Outcome::Rejected)
         }
@@ -133,13 +137,58 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
     }
 }
 
+/// 「メールアドレスが変更されました」 to the address a completed member had before a change
+/// (DESIGN.md Part 2: re-verification and a notice to the old address, without the new one), so a
+/// change made with a stolen session does not go unnoticed. At least once: a send that failed is
+/// retried with the stream record (a lost answer may then send it twice, which is the safe side
+/// for a security notice); a refused old address is only logged (it is no longer the member's).
+async fn address_notice(app: &App, mailer: &dyn Mailer, change: &SignupChange, to: kenpo_shared::domain::EmailAddress) -> Result<Outcome, WelcomeError> {
+    let member = &change.new.member_id;
+    match mailer.send(&address_changed_mail(&app.settings, member, to)).await {
+        Ok(_) => {
+            tracing::info!(code = "address_notice_sent", member = %member, "notice sent to the previous address");
+            Ok(Outcome::Sent)
+        }
+        Err(e @ MailError::Rejected(_)) => {
+            tracing::warn!(code = "address_notice_rejected", member = %member, provider = %e, "the previous address refused the notice");
+            Ok(Outcome::Rejected)
+        }
+        Err(e) => Err(WelcomeError::Mail(e)),
+    }
+}
+
+/// The notice to the previous address: that the address was changed and what to do if the member
+/// did not change it; never the new address.
+pub fn address_changed_mail(s: &Settings, member: &kenpo_shared::domain::MemberId, to: kenpo_shared::domain::EmailAddress) -> OutgoingMail {
+    let service = "医療費と給付金支給額";
+    let subject = format!("【{service}】メールアドレスが変更されました");
+    let text = format!(
+        "{society}の「{service}」で、お知らせの送り先のメールアドレスが変更されました。\n\
+         今後のお知らせは、このメールアドレスには届きません。\n\n\
+         ご自身で変更された場合は、このメールへの対応は不要です。\n\
+         お心当たりのない場合は、ポータルから「{service}」に入り、トップページでメールアドレスをご確認のうえ、{society}までご連絡ください。\n\
+         このメールは送信専用です。ご返信いただいてもお答えできません。\n\n{society}\n",
+        society = s.society_name,
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
+         <p>{society}の「{service}」で、お知らせの送り先のメールアドレスが変更されました。</p>\
+         <p>今後のお知らせは、このメールアドレスには届きません。</p>\
+         <p>ご自身で変更された場合は、このメールへの対応は不要です。</p>\
+         <p>お心当たりのない場合は、ポータルから「{service}」に入り、トップページでメールアドレスをご確認のうえ、{society}までご連絡ください。</p>\
+         <p>このメールは送信専用です。ご返信いただいてもお答えできません。</p><p>{society}</p></body></html>",
+        society = kenpo_shared::http::escape_html(&s.society_name),
+    );
+    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html) }
+}
+
 /// Record what became of the claimed mail, starting from the record as claimed (a member who
 /// changed preferences meanwhile costs one lost race). A failure is logged: the claim then
 /// stays, and a retry reports it instead of sending again.
 async fn settle(app: &App, claimed: SignupRecord, completed_at: chrono::DateTime<chrono::Utc>, settlement: Settlement) {
     let member = claimed.member_id.clone();
     let command = Command::SettleWelcome { completed_at, settlement };
-    if let Err(e) = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &member, Start::Known(Some(claimed)), &command).await {
+    if let Err(e) = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &member, Sender::System, Start::Known(Some(claimed)), &command).await {
         tracing::warn!(code = e.code(), "could not settle the welcome claim");
     }
 }

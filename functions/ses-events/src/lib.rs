@@ -9,7 +9,7 @@ use kenpo_shared::App;
 use kenpo_shared::domain::MemberId;
 use kenpo_shared::signup::{Command, Outcome as Decided};
 use kenpo_shared::store::{EmailProblem, StoreError};
-use kenpo_shared::transition::{ApplyError, Start, apply};
+use kenpo_shared::transition::{ApplyError, Sender, Start, apply};
 use serde::Deserialize;
 
 /// The SES event (event publishing: `eventType`; feedback notifications: `notificationType`).
@@ -86,7 +86,7 @@ pub async fn handle_event(app: &App, event: &SesEvent) -> Result<Outcome, StoreE
     let Some(current) = app.store.get_signup(&member).await? else { return Ok(Outcome::Ignored("no_record")) };
     let recipients = recipients.into_iter().map(str::to_owned).collect();
     let command = Command::MarkEmailProblem { problem, recipients };
-    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &member, Start::Known(Some(current)), &command).await.map_err(|e| match e {
+    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &member, Sender::System, Start::Known(Some(current)), &command).await.map_err(|e| match e {
         ApplyError::Store(e) => e,
         ApplyError::Contended => StoreError::Unavailable("lost too many races marking the address".into()),
     })?;

@@ -5,10 +5,11 @@
 
 use kenpo_shared::contract::{ErrorCode, StepReply, member_outcome};
 use kenpo_shared::domain::{BirthDate, InsurerNumber};
-use kenpo_shared::http::{api_preamble, json_body, ok_json, respond};
+use kenpo_shared::http::{authenticated, json_body, ok_json};
+use kenpo_shared::session::Session;
 use kenpo_shared::signup::{Command, Outcome, SignupError, decide_first_identity};
 use kenpo_shared::store::MemberProfile;
-use kenpo_shared::transition::{Start, apply};
+use kenpo_shared::transition::{Sender, Start, apply};
 use kenpo_shared::{ApiError, App};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -26,7 +27,7 @@ struct Identity {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    respond(verify(app, &req).await)
+    authenticated(app, &req, |session| verify(app, &req, session)).await
 }
 
 fn parse(app: &App, input: &IdentityInput) -> Result<Identity, ApiError> {
@@ -57,8 +58,7 @@ fn matches(profile: Option<&MemberProfile>, identity: &Identity) -> bool {
     profile.is_some_and(|p| (p.insurer_number == identity.insurer_number) & (p.birth_date == identity.birth_date))
 }
 
-async fn verify(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let session = api_preamble(app, req)?;
+async fn verify(app: &App, req: &Request, session: Session) -> Result<Response<Body>, ApiError> {
     let input: IdentityInput = json_body(app, req)?;
     let identity = parse(app, &input)?;
     // A first attempt that matches: the record created on the profile's condition, one request.
@@ -71,7 +71,7 @@ async fn verify(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     // request, and the loop decides from there, so a mismatch counts as a failed attempt.
     let (profile, signup) = app.store.get_member_and_signup(&session.member_id).await?;
     let command = Command::VerifyIdentity { matches: matches(profile.as_ref(), &identity) };
-    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Start::Known(signup), &command).await?;
+    let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::member(&session), Start::Known(signup), &command).await?;
     if applied.wrote && matches!(applied.outcome, Outcome::Refused(SignupError::Locked { .. })) {
         tracing::warn!(code = "identity_locked", member = %session.member_id, "identity check locked");
     }

@@ -1,10 +1,10 @@
 // kenpo-web: the one script of every screen (vanilla JS, same-origin fetch, nothing inline: CSP).
 'use strict';
 (() => {
-  // reconsent (agreeing again to newer terms) is served by the identity screen's consent part.
-  const PAGE_OF = { identity: '/signup/identity', consent: '/signup/identity', reconsent: '/signup/identity', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
+  // reconsent: a completed member agrees to newer terms on /signup/terms before anything else.
+  const PAGE_OF = { identity: '/signup/identity', consent: '/signup/identity', reconsent: '/signup/terms', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
   // The steps each page serves; a member on another step goes to that step's page.
-  const SERVES = { identity: ['identity', 'consent', 'reconsent'], preferences: ['preferences', 'confirm'], confirm: ['confirm'], complete: ['completed'], menu: ['completed'] };
+  const SERVES = { identity: ['identity', 'consent'], terms: ['reconsent'], preferences: ['preferences', 'confirm'], confirm: ['confirm'], complete: ['completed'], menu: ['completed'] };
   const GENERIC = 'エラーが発生しました。しばらくしてからもう一度お試しください。';
   const page = document.body.dataset.page;
   const $ = (id) => document.getElementById(id);
@@ -23,6 +23,8 @@
 
   function clearErrors() {
     setAlert([]);
+    // A status of an earlier save goes too, so the next one is announced anew.
+    if ($('saved')) $('saved').textContent = '';
     document.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
     document.querySelectorAll('.field-error').forEach((e) => { e.textContent = ''; e.hidden = true; });
   }
@@ -102,7 +104,7 @@
   function identity(status) {
     let step = status.step;
     const show = () => {
-      const done = step === 'consent' || step === 'reconsent';
+      const done = step === 'consent';
       $('identity-fields').hidden = done;
       $('identity-done').hidden = !done;
       $('insurerNumber').disabled = $('birthDate').disabled = done;
@@ -142,13 +144,31 @@
         step = 'consent';
         show();
       }
-      const c = await api('POST', '/api/signup/consent', { termsVersion: $('terms').dataset.termsVersion, agreed: true });
-      if (c.ok) return PAGE_OF[c.data.step] || '/signup/preferences';
-      if (!common(c)) {
-        if (c.error.code === 'terms_outdated') c.error.link = { href: location.pathname, text: '画面を再読み込みする' };
-        showError(c.error);
+      return agree();
+    });
+  }
+
+  // 同意する: the agreement to the terms this screen shows; the page to go to next, or null.
+  async function agree() {
+    const c = await api('POST', '/api/signup/consent', { termsVersion: $('terms').dataset.termsVersion, agreed: true });
+    if (c.ok) return PAGE_OF[c.data.step] || '/signup/preferences';
+    if (!common(c)) {
+      if (c.error.code === 'terms_outdated') c.error.link = { href: location.pathname, text: '画面を再読み込みする' };
+      showError(c.error);
+    }
+    return null;
+  }
+
+  // ---- 利用規約等の更新 (reconsent: newer terms for a member who completed the onboarding)
+  function terms() {
+    $('terms-form').hidden = false;
+    onSubmit($('terms-form'), 'submit', async () => {
+      if (!$('agreed-yes').checked) {
+        showError({ message: '入力内容をご確認ください。', fields: { agreed: '「同意する」を選んでください。' } },
+          ['引き続きご利用いただくには、更新後の利用規約等への同意が必要です。内容をお読みのうえ「同意する」を選んでから「確認」を押してください。']);
+        return null;
       }
-      return null;
+      return agree();
     });
   }
 
@@ -164,12 +184,26 @@
     $('show-notify').textContent = p?.notifyMedicalExpenses ? '必要' : '不要';
   }
 
-  function preferencesForm(saved) {
+  // `reverify`: the top page's birth-date field, asked for when the address changes (the server
+  // decides; the field is shown as soon as the typed address differs from the saved one).
+  function preferencesForm(saved, reverify) {
     onSubmit($('preferences-form'), 'submit', async () => {
       const email = $('email').value.trim();
-      const r = await api('PUT', '/api/signup/preferences', { email: email || null, notifyMedicalExpenses: $('notify-yes').checked });
+      const body = { email: email || null, notifyMedicalExpenses: $('notify-yes').checked };
+      if (reverify && !reverify.hidden) body.birthDate = $('birthDate').value.trim() || null;
+      const r = await api('PUT', '/api/signup/preferences', body);
       if (r.ok) return saved(r.data);
-      if (!common(r)) showError(r.error);
+      if (common(r)) return null;
+      const e = r.error;
+      if (reverify && ['reverification_required', 'identity_mismatch', 'locked'].includes(e.code)) reverify.hidden = false;
+      if (e.code === 'identity_mismatch') {
+        showError({ message: '生年月日が登録内容と一致しません。', fields: { birthDate: '生年月日をご確認ください。' } }, [`残りの入力可能回数：${e.remainingAttempts}回`]);
+      } else if (e.code === 'locked') {
+        const seconds = Number(e.retryAfterSeconds || r.retryAfter || 0);
+        showError({ message: e.message }, [seconds > 0 && `${japanTimeAfter(seconds)}（日本時間）以降にもう一度お試しください。`]);
+      } else {
+        showError(e);
+      }
       return null;
     });
   }
@@ -181,14 +215,23 @@
   }
 
   // ---- 入力確認画面
+  // 実行 confirms the version shown; another tab's later save answers stale_confirmation with
+  // what is stored now, which this screen then shows for a second look.
   function confirm(status) {
     if (!status.preferences) { location.replace('/signup/preferences'); return; }
+    let version = status.version;
     showPreferences(status.preferences);
     $('content').hidden = false;
     onSubmit($('submit'), 'click', async () => {
-      const r = await api('POST', '/api/signup/confirm');
+      const r = await api('POST', '/api/signup/confirm', { version });
       if (r.ok) return '/signup/complete';
-      if (!common(r)) showError(r.error);
+      if (common(r)) return null;
+      if (r.error.code === 'stale_confirmation') {
+        version = r.error.version;
+        if (!r.error.preferences) return '/signup/preferences';
+        showPreferences(r.error.preferences);
+      }
+      showError(r.error);
       return null;
     });
   }
@@ -249,16 +292,25 @@
       $('change').open = true;
     }
     $('content').hidden = false;
+    let savedEmail = status.preferences?.email || '';
+    const reverify = $('reverify');
+    $('email').addEventListener('input', () => {
+      const typed = $('email').value.trim();
+      reverify.hidden = !typed || typed.toLowerCase() === savedEmail.toLowerCase();
+    });
     preferencesForm((reply) => {
       $('email-problem').hidden = true;
       showPreferences(reply.preferences);
+      savedEmail = reply.preferences.email || '';
+      $('birthDate').value = '';
+      reverify.hidden = true;
       $('saved').textContent = '通知メールの設定を変更しました。';
       $('change').open = false;
       return null;
-    });
+    }, reverify);
   }
 
-  const SCREENS = { identity, preferences, confirm, complete, menu };
+  const SCREENS = { identity, terms, preferences, confirm, complete, menu };
 
   (async () => {
     if (!SCREENS[page]) return;

@@ -7,7 +7,7 @@
   const API = { 'medical-expenses': '/api/medical-expenses', benefits: '/api/benefits' };
   if (!API[page]) return;
   // The onboarding step's screen (as app.js): a member who has not finished it is sent there.
-  const STEP_PAGE = { identity: '/signup/identity', consent: '/signup/identity', reconsent: '/signup/identity', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
+  const STEP_PAGE = { identity: '/signup/identity', consent: '/signup/identity', reconsent: '/signup/terms', preferences: '/signup/preferences', confirm: '/signup/confirm', completed: '/menu' };
   const GENERIC = 'エラーが発生しました。しばらくしてからもう一度お試しください。';
   const NETWORK = '通信できませんでした。インターネット接続を確認して、もう一度お試しください。';
   const SVG = 'http://www.w3.org/2000/svg';

@@ -14,7 +14,8 @@ use std::sync::LazyLock;
 use askama::Template;
 use kenpo_shared::ApiError;
 use kenpo_shared::config::Settings;
-use kenpo_shared::http::{asset_response, html_response, see_other};
+use kenpo_shared::http::{asset_response, escape_html, html_response, see_other};
+use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
 
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -37,6 +38,8 @@ const PREFERENCES: Page = Page { name: "preferences", title: "個人情報入力
 const CONFIRM: Page = Page { name: "confirm", title: "入力確認画面", step: Some(2), statements: false };
 const COMPLETE: Page = Page { name: "complete", title: "オンラインサインアップ完了画面", step: Some(3), statements: false };
 const MENU: Page = Page { name: "menu", title: "トップページ", step: None, statements: false };
+/// New terms for a completed member (DESIGN.md Part 2, `reconsent`).
+const TERMS: Page = Page { name: "terms", title: "利用規約等の更新", step: None, statements: false };
 const MEDICAL_EXPENSES: Page = Page { name: "medical-expenses", title: "医療費のお知らせ", step: None, statements: true };
 const BENEFITS: Page = Page { name: "benefits", title: "給付金支給額", step: None, statements: true };
 
@@ -63,9 +66,10 @@ struct Screen<'a> {
     statements_js: &'a str,
 }
 
-/// An asset as served: [`compact`]ed, with the fingerprint of what is served.
+/// An asset as served: [`compact`]ed, also gzipped, with the fingerprint of what is served.
 struct Served {
     body: String,
+    gzipped: Vec<u8>,
     fingerprint: String,
 }
 
@@ -73,8 +77,47 @@ impl Served {
     fn of(source: &str) -> Self {
         let body = compact(source);
         let fingerprint = fingerprint(&body);
-        Served { body, fingerprint }
+        let gzipped = gzip(body.as_bytes());
+        Served { body, gzipped, fingerprint }
     }
+}
+
+/// `bytes` gzipped (RFC 1952) at the best compression: the assets once per process, a page (a few
+/// KB) per request in well under a millisecond.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 3), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// Whether the request's `Accept-Encoding` lists gzip with a q-value above 0 (RFC 9110 §12.5.3).
+fn accepts_gzip(req: &Request) -> bool {
+    req.headers().get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+        (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
+    })
+}
+
+/// `response` with its body gzipped (`gzipped`: already compressed bytes of the same body) when
+/// the browser accepts it; `Vary: Accept-Encoding` either way, so no cache mixes the two.
+fn encoded(mut response: Response<Body>, req: &Request, gzipped: Option<&[u8]>) -> Response<Body> {
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if !accepts_gzip(req) {
+        return response;
+    }
+    let body = match (gzipped, response.body()) {
+        (Some(bytes), _) => bytes.to_vec(),
+        (None, Body::Text(t)) => gzip(t.as_bytes()),
+        (None, Body::Binary(b)) => gzip(b),
+        _ => return response,
+    };
+    *response.body_mut() = Body::Binary(body);
+    response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    response
 }
 
 /// The assets, compacted and fingerprinted once per process (not per page).
@@ -93,6 +136,7 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         // The top page's script sends a member who has not finished the onboarding on to their step.
         "/" => return see_other("/menu", None),
         "/signup/identity" => &IDENTITY,
+        "/signup/terms" => &TERMS,
         "/signup/preferences" => &PREFERENCES,
         "/signup/confirm" => &CONFIRM,
         "/signup/complete" => &COMPLETE,
@@ -100,12 +144,12 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         "/medical-expenses" => &MEDICAL_EXPENSES,
         "/benefits" => &BENEFITS,
         _ => return match path.strip_prefix("/assets/") {
-            Some(name) => asset(name),
-            None => ApiError::not_found().into_response(),
+            Some(name) => asset(name, &req),
+            None => encoded(not_found_page(settings), &req, None),
         },
     };
     match render(settings, page) {
-        Ok(html) => html_response(200, html),
+        Ok(html) => encoded(html_response(200, html), &req, None),
         Err(e) => {
             tracing::error!(code = "page_render_failed", error = %e, "page not rendered");
             ApiError::internal().into_response()
@@ -113,14 +157,27 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
     }
 }
 
-fn asset(name: &str) -> Response<Body> {
-    match name {
-        "app.css" => asset_response("text/css; charset=utf-8", APP_CSS_SERVED.body.as_bytes()),
-        "app.js" => asset_response("text/javascript; charset=utf-8", APP_JS_SERVED.body.as_bytes()),
-        "statements.css" => asset_response("text/css; charset=utf-8", STATEMENTS_CSS_SERVED.body.as_bytes()),
-        "statements.js" => asset_response("text/javascript; charset=utf-8", STATEMENTS_JS_SERVED.body.as_bytes()),
-        _ => ApiError::not_found().into_response(),
-    }
+fn asset(name: &str, req: &Request) -> Response<Body> {
+    let (content_type, served): (&str, &Served) = match name {
+        "app.css" => ("text/css; charset=utf-8", &APP_CSS_SERVED),
+        "app.js" => ("text/javascript; charset=utf-8", &APP_JS_SERVED),
+        "statements.css" => ("text/css; charset=utf-8", &STATEMENTS_CSS_SERVED),
+        "statements.js" => ("text/javascript; charset=utf-8", &STATEMENTS_JS_SERVED),
+        _ => return ApiError::not_found().into_response(),
+    };
+    encoded(asset_response(content_type, served.body.as_bytes()), req, Some(&served.gzipped))
+}
+
+/// A mistyped address: a page that says so and leads to the top page, never raw JSON.
+fn not_found_page(settings: &Settings) -> Response<Body> {
+    let portal = escape_html(safe_href(&settings.portal_url));
+    html_response(
+        404,
+        format!(
+            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>ページが見つかりません - {SYSTEM_NAME}</title><link rel="stylesheet" href="/assets/app.css?v={css}"></head><body><main><h1>ページが見つかりません</h1><p>お探しのページは見つかりませんでした。アドレスに誤りがないかご確認ください。</p><p><a class="button" href="/menu">トップページへ</a></p><p><a href="{portal}">ポータルへ戻る</a></p></main></body></html>"#,
+            css = APP_CSS_SERVED.fingerprint
+        ),
+    )
 }
 
 
@@ -249,10 +306,41 @@ mod tests {
         assert_eq!(js.status(), 200);
         assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
         assert!(body.contains("/api/medical-expenses") && body.contains("/api/benefits"));
-        for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/", "/favicon.ico"] {
+        for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/"] {
             let (r, body) = page(Settings::development(), path).await;
             assert_eq!(r.status(), 404, "{path}");
             assert!(body.contains("\"not_found\""), "{path}");
+        }
+        // A mistyped page address: a page, never raw JSON.
+        for path in ["/favicon.ico", "/menu/", "/signup/terms2"] {
+            let (r, body) = page(Settings::development(), path).await;
+            assert_eq!((r.status().as_u16(), r.headers()[header::CONTENT_TYPE].to_str().unwrap()), (404, "text/html; charset=utf-8"), "{path}");
+            assert!(body.contains("ページが見つかりません") && body.contains(r#"href="/menu""#), "{path}");
+        }
+    }
+
+    /// Pages and assets are gzipped for a browser that accepts it, and the same bytes inflate back.
+    #[tokio::test]
+    async fn pages_and_assets_are_gzipped_when_the_browser_accepts_it() {
+        use std::io::Read;
+        for path in ["/signup/identity", "/assets/app.js", "/assets/statements.css", "/nowhere"] {
+            let (plain, text) = page(Settings::development(), path).await;
+            let mut req = get(path);
+            req.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate, br, zstd"));
+            let zipped = handle(&Settings::development(), req).await;
+            assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip", "{path}");
+            assert_eq!((zipped.headers()[header::VARY].to_str().unwrap(), plain.headers()[header::VARY].to_str().unwrap()), ("accept-encoding", "accept-encoding"));
+            assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+            let Body::Binary(bytes) = zipped.body() else { panic!("{path}: gzip is binary") };
+            assert!(bytes.len() < text.len(), "{path}: {} of {}", bytes.len(), text.len());
+            let mut inflated = String::new();
+            flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut inflated).unwrap();
+            assert_eq!(inflated, text, "{path}");
+        }
+        for refused in ["gzip;q=0", "identity", "br"] {
+            let mut req = get("/menu");
+            req.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_str(refused).unwrap());
+            assert!(handle(&Settings::development(), req).await.headers().get(header::CONTENT_ENCODING).is_none(), "{refused}");
         }
     }
 

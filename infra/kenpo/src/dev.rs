@@ -23,6 +23,9 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    if options.aws {
+        require_real_secrets(&settings)?;
+    }
     if std::env::var_os("ALLOWED_ORIGINS").is_none() {
         settings.allowed_origins = vec![format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())];
     }
@@ -46,7 +49,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
         ((store, statements), Arc::new(mailer), Some(options.outbox.clone()), Some(rx))
     };
     if !options.aws {
-        crate::seed::seed(store.as_ref()).await.map_err(|e| e.to_string())?;
+        crate::seed::seed(store.as_ref(), &settings.terms_version).await.map_err(|e| e.to_string())?;
         if let Some(file) = &options.members {
             let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let members = kenpo_shared::members_csv::parse(&bytes, SystemClock.today_in_japan()).map_err(|errors| {
@@ -73,9 +76,56 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     if let Some(config) = aws_config {
         tokio::spawn(crate::stream::follow(dev.clone(), config));
     }
-    let router = crate::router::router(dev)?;
+    let router = crate::router::router(dev)?.layer(axum::middleware::from_fn_with_state(own_hosts(addr), only_own_host));
     print_banner(addr, options.aws, outbox.as_deref());
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.map_err(|e| format!("server stopped: {e}"))
+}
+
+/// `--aws` talks to a real table and SES: the public development secrets would let anyone who has
+/// this repository sign hand-off tokens or session cookies for it.
+fn require_real_secrets(settings: &Settings) -> Result<(), String> {
+    use kenpo_shared::config::{DEV_SESSION_KEY, DEV_SSO_JWT_SECRET};
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let mut missing = Vec::new();
+    if !set("SESSION_KEY") || settings.session_key == DEV_SESSION_KEY.as_bytes() {
+        missing.push("SESSION_KEY");
+    }
+    if settings.sso_public_key.is_none() && (!set("SSO_JWT_SECRET") || settings.sso_jwt_secret == DEV_SSO_JWT_SECRET.as_bytes()) {
+        missing.push("SSO_JWT_SECRET (or SSO_JWT_PUBLIC_KEY)");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "kenpo dev --aws には開発用ではない鍵が必要です / --aws needs real keys, not the public development ones: set {} (docs/DEPLOY.md, \"Trying the deployed table from a workstation\")",
+        missing.join(" and ")
+    ))
+}
+
+/// The `Host` values the dev server answers to: its own address by IP and by `localhost`.
+fn own_hosts(addr: SocketAddr) -> Arc<Vec<String>> {
+    let port = addr.port();
+    Arc::new(vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")])
+}
+
+/// DNS rebinding: a page on another site whose name now resolves to 127.0.0.1 reaches this server
+/// with its own name in `Host`. Only our own names are served (421 Misdirected Request otherwise,
+/// RFC 9110 §15.5.20), so such a page never reads `/dev/*` or the API.
+async fn only_own_host(
+    axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if hosts.iter().any(|own| own.eq_ignore_ascii_case(host)) {
+        return next.run(req).await;
+    }
+    let body = format!("kenpo dev answers only http://{}/\n", hosts[0]);
+    axum::http::Response::builder()
+        .status(axum::http::StatusCode::MISDIRECTED_REQUEST)
+        .header(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
 }
 
 fn init_logs() {

@@ -111,6 +111,10 @@ async fn fallback(dev: &Dev, req: axum::extract::Request) -> axum::response::Res
     if let Some(response) = crate::dev_pages::handle(dev, &request, &path).await {
         return to_axum(response);
     }
+    // A mistyped page address gets the pages' own 404 page, never raw JSON (the API keeps its JSON).
+    if request.method() == axum::http::Method::GET && !path.starts_with("/api/") {
+        return to_axum(invoke(dev, "web-pages", request).await);
+    }
     to_axum(ApiError::not_found().into_response())
 }
 

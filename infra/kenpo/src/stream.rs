@@ -76,8 +76,8 @@ pub async fn follow(dev: Arc<Dev>, config: aws_config::SdkConfig) {
                             last_sequence.clone_from(&change.sequence_number);
                         }
                         let Some(signup) = self::change(change.old_image, change.new_image) else { continue };
-                        // The template's filter, in code: only a transition into COMPLETED.
-                        if signup.is_completion() {
+                        // The template's filter, in code: a completion or an address change.
+                        if signup.calls_for_mail() {
                             crate::welcome::deliver(dev.clone(), signup);
                         }
                     }

@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 
 use crate::Dev;
 
-/// Hand every completion to `deliver` (the template's filter, in code: `SignupChange::is_completion`).
+/// Hand every completion and address change to `deliver` (the template's filter, in code:
+/// `SignupChange::calls_for_mail`).
 pub async fn feed(dev: Arc<Dev>, mut rx: mpsc::UnboundedReceiver<SignupChange>) {
     while let Some(change) = rx.recv().await {
-        if change.is_completion() {
+        if change.calls_for_mail() {
             deliver(dev.clone(), change);
         }
     }

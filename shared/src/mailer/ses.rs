@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
@@ -21,6 +21,26 @@ impl SesMailer {
 
 fn utf8(data: &str) -> Result<Content, MailError> {
     Content::builder().data(data).charset("UTF-8").build().map_err(|e| MailError::Rejected(e.to_string()))
+}
+
+/// What a log line may say about a failed send: the kind of failure, SES's error code and HTTP
+/// status and the request id (for AWS support), never SES's message text, which names addresses
+/// ("Email address is not verified … taro@example.jp") and quotes request data.
+fn describe(e: &SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpResponse>) -> String {
+    let request_id = e.raw_response().and_then(|r| r.headers().get("x-amzn-requestid")).unwrap_or("-").to_owned();
+    match e {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            format!("{} (HTTP {status}, request id {request_id})", s.err().code().unwrap_or("unknown service error"))
+        }
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timeout while sending".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_io() => "connection failure".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch failure".to_owned(),
+        SdkError::ResponseError(_) => format!("unreadable response (request id {request_id})"),
+        SdkError::ConstructionFailure(_) => "request not built".to_owned(),
+        _ => "unknown failure".to_owned(),
+    }
 }
 
 #[async_trait]
@@ -44,7 +64,7 @@ impl Mailer for SesMailer {
         match result {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
             Err(e) => {
-                let context = DisplayErrorContext(&e).to_string();
+                let context = describe(&e);
                 // Sent but unanswered: SES may have taken the mail.
                 if matches!(e, SdkError::TimeoutError(_) | SdkError::ResponseError(_)) {
                     return Err(MailError::Ambiguous(context));

@@ -119,6 +119,15 @@ impl BlindExpression {
         let state = e.name("state");
         let from: Vec<String> = write.from.iter().map(|step| e.value(s(step.stored()))).collect();
         e.condition = format!("attribute_exists(PK) AND {state} IN ({})", from.join(", "));
+        if let Some(expected) = write.version {
+            let (version, value) = (e.name("version"), e.value(n(expected)));
+            e.condition.push_str(&format!(" AND {version} = {value}"));
+        }
+        if let Some(issued) = write.session_issued_at {
+            // Times are stored as RFC 3339 UTC with microseconds: they compare as text.
+            let (from, value) = (e.name("sessionsValidFrom"), e.value(s(format_time(issued))));
+            e.condition.push_str(&format!(" AND (attribute_not_exists({from}) OR {from} <= {value})"));
+        }
         e
     }
 
@@ -270,6 +279,8 @@ pub fn encode_signup(r: &SignupRecord) -> Item {
         ("welcomeMailFor", r.welcome_mail_for),
         ("welcomeClaimedAt", r.welcome_claimed_at),
         ("welcomeSentAt", r.welcome_sent_at),
+        ("sessionsValidFrom", r.sessions_valid_from),
+        ("addressChangedAt", r.address_changed_at),
     ] {
         if let Some(t) = value {
             item.insert(key.into(), s(format_time(t)));
@@ -302,6 +313,8 @@ pub fn decode_signup(item: &Item) -> Result<SignupRecord, StoreError> {
         welcome_claimed_at: time("welcomeClaimedAt")?,
         welcome_sent_at: time("welcomeSentAt")?,
         email_problem: get_s(item, "emailProblem").and_then(EmailProblem::parse),
+        sessions_valid_from: time("sessionsValidFrom")?,
+        address_changed_at: time("addressChangedAt")?,
         updated_at: time("updatedAt")?.ok_or_else(|| corrupt("updatedAt"))?,
     })
 }

@@ -159,7 +159,10 @@ fn onboard(client: &Client, m: &Member, i: usize) {
     client.double_click(tabs, "POST", "/api/signup/consent", Some(consent), "preferences");
     let prefs = json!({"email": m.email, "notifyMedicalExpenses": m.email.is_some()});
     client.double_click(tabs, "PUT", "/api/signup/preferences", Some(prefs), "confirm");
-    client.double_click(tabs, "POST", "/api/signup/confirm", None, "completed");
+    // The confirmation screen shows the record's version; 実行 sends it back.
+    let (_, status, _) = client.send("GET", "/api/signup", Some(&tab_a), None);
+    let confirm = json!({"version": status["version"]});
+    client.double_click(tabs, "POST", "/api/signup/confirm", Some(confirm), "completed");
 }
 
 fn main() {
