@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate};
-use kenpo_shared::config::DEV_SSO_JWT_SECRET;
+/// The keys of a load run (made up for it: `kenpo dev --aws` refuses the public development keys).
+const LOAD_SSO_SECRET: &str = "kenpo-load-run-portal-key-0123456789abcdefghij";
+const LOAD_SESSION_KEY: &str = "kenpo-load-run-session-key-0123456789abcdefghijklmnopqrstuv";
 use kenpo_shared::handoff::sign_hs256;
 use serde_json::{Value, json};
 
@@ -113,7 +115,7 @@ impl Client<'_> {
     }
 
     fn hand_off(&self, id: &str) -> Option<String> {
-        let token = sign_hs256(DEV_SSO_JWT_SECRET.as_bytes(), id, chrono::Utc::now().timestamp(), 300);
+        let token = sign_hs256(LOAD_SSO_SECRET.as_bytes(), id, chrono::Utc::now().timestamp(), 300);
         let response = match self.agent.post(&format!("{}/sso", self.base)).set("origin", self.base).send_form(&[("token", &token)]) {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r,
             Err(e) => {
@@ -180,19 +182,19 @@ fn main() {
         .collect();
     let csv_path = std::env::temp_dir().join(format!("kenpo-load-{}.csv", std::process::id()));
     std::fs::write(&csv_path, csv).expect("members file");
-    let mut env: Vec<(String, String)> = Vec::new();
+    let mut env: Vec<(String, String)> = vec![("SSO_JWT_SECRET".into(), LOAD_SSO_SECRET.into()), ("SESSION_KEY".into(), LOAD_SESSION_KEY.into())];
     let mut args: Vec<String> = vec!["--members".into(), csv_path.display().to_string()];
     let mut table = String::new();
     if o.store == "dynamodb" {
         table = runtime.block_on(prepare_moto(&members));
-        env = vec![
+        env.extend([
             ("TABLE_NAME".into(), table.clone()),
             ("AWS_ENDPOINT_URL".into(), kenpo_tests::moto_endpoint()),
             ("AWS_ACCESS_KEY_ID".into(), "moto".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "moto".into()),
             ("AWS_REGION".into(), "ap-northeast-1".into()),
             ("SENDER_ADDRESS".into(), "webmaster@load.kenpo.example".into()),
-        ];
+        ]);
         args = vec!["--aws".into()];
     }
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
