@@ -283,20 +283,22 @@ fn actions(s: &Value) -> Vec<String> {
 #[test]
 fn each_function_may_do_only_what_its_code_does() {
     // What each function calls (shared/src/store/dynamodb.rs, shared/src/mailer/ses.rs); a
-    // transaction's Put is authorised as dynamodb:PutItem. Table actions by leading key.
+    // transaction's Update is authorised as dynamodb:UpdateItem. Table actions by leading key. No
+    // function may PutItem on a member's partition (it could replace a profile): the signup
+    // writers update, with only the record's attributes (see the next test).
     let expected: &[(&str, &[&str], &[&str])] = &[
         ("web-pages", &[], &[]),
-        ("portal-entry", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:PutItem SSO#*", "dynamodb:Query MEMBER#*"], &[]),
+        ("portal-entry", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem SSO#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("signup-status", &["dynamodb:GetItem MEMBER#*"], &[]),
-        ("verify-identity", &["dynamodb:ConditionCheckItem MEMBER#*", "dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:Query MEMBER#*"], &[]),
-        ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
-        ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
-        ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
+        ("verify-identity", &["dynamodb:ConditionCheckItem MEMBER#*", "dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
+        ("record-consent", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
+        ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
+        ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
-        ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
+        ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
-            &["dynamodb:GetItem MEMBER#*", "dynamodb:PutItem MEMBER#*"],
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"],
             &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage WelcomeDeadLetterQueue"],
         ),
         // The statements import (functions/import-statements, statement-store/src/dynamodb.rs):
@@ -366,6 +368,45 @@ fn each_function_may_do_only_what_its_code_does() {
         let others_expected: BTreeSet<String> = other_actions.iter().map(|s| s.to_string()).collect();
         assert_eq!(others, others_expected, "{name}: other actions");
     }
+}
+
+/// Issue 11: a step, mail or bounce function cannot change or erase a profile. Every write on a
+/// member's partition by them is an UpdateItem limited to the signup record's and the consent's
+/// attributes (the code's lists), and none of them may PutItem, DeleteItem or BatchWriteItem there.
+#[test]
+fn signup_writers_may_write_only_the_records_attributes() {
+    use kenpo_shared::store::dynamodb::{CONSENT_ATTRIBUTES, SIGNUP_ATTRIBUTES};
+    let allowed: BTreeSet<&str> = SIGNUP_ATTRIBUTES.iter().chain(CONSENT_ATTRIBUTES).copied().collect();
+    for profile_field in ["insurerNumber", "birthDate", "name", "leftOn", "category"] {
+        assert!(!allowed.contains(profile_field), "{profile_field}");
+    }
+    let t = template();
+    let mut writers = 0;
+    for (name, f) in functions(&t) {
+        if ["import-statements", "apply-statements"].contains(&function_name(&f).as_str()) {
+            continue; // the statements' writers: see docs/DATA.md ("What the roles may do")
+        }
+        for st in role_statements(&t, &f) {
+            let keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence().cloned().unwrap_or_default();
+            if !keys.iter().any(|k| k == "MEMBER#*") {
+                continue;
+            }
+            for a in actions(&st) {
+                assert!(!["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"].contains(&a.as_str()), "{name}: {a} on MEMBER#*");
+                if a == "dynamodb:UpdateItem" {
+                    let listed: BTreeSet<&str> = st["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+                        .as_sequence()
+                        .unwrap_or_else(|| panic!("{name}: UpdateItem without dynamodb:Attributes"))
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    assert_eq!(listed, allowed, "{name}");
+                    writers += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(writers, 7, "the four steps, logout, the welcome mail and the bounce handler");
 }
 
 #[test]

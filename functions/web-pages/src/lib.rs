@@ -143,6 +143,9 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         "/menu" => &MENU,
         "/medical-expenses" => &MEDICAL_EXPENSES,
         "/benefits" => &BENEFITS,
+        // Everything no other route takes reaches this function (the API's `$default` route): the
+        // API's own addresses keep their JSON error, anything else is a page.
+        _ if path.starts_with("/api/") => return ApiError::not_found().into_response(),
         _ => return match path.strip_prefix("/assets/") {
             Some(name) => asset(name, &req),
             None => encoded(not_found_page(settings), &req, None),

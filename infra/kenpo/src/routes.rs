@@ -45,7 +45,8 @@ pub fn routes_of(template: &Value) -> Vec<Route> {
         .into_iter()
         .flat_map(|(_, function, resource)| {
             let events: Vec<Value> = resource["Properties"]["Events"].as_mapping().into_iter().flatten().map(|(_, e)| e.clone()).collect();
-            events.into_iter().filter(|e| e["Type"] == "HttpApi").map(move |e| {
+            // An event without a Path is the API's `$default` route: the dev router's fallback.
+            events.into_iter().filter(|e| e["Type"] == "HttpApi" && e["Properties"]["Path"].is_string()).map(move |e| {
                 let p = &e["Properties"];
                 Route { method: p["Method"].as_str().unwrap_or("").to_uppercase(), path: p["Path"].as_str().unwrap_or("").to_owned(), function: function.clone() }
             })

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, PutRequest, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 
 use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
@@ -43,27 +43,21 @@ impl DynamoStore {
         &self.table
     }
 
-    fn signup_put(&self, record: &SignupRecord, expect: Expect) -> Put {
-        let (condition, values) = condition_for(expect);
-        let mut put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode_signup(record)))
-            .condition_expression(condition);
-        if let Some(v) = values {
-            put = put.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
+    /// The signup record's write: one UpdateItem that leaves the item equal to `record` (every
+    /// attribute set, every absent optional one removed), if the stored one matches `expect`.
+    fn signup_update(&self, record: &SignupRecord, expect: Expect) -> ItemUpdate {
+        let (condition, version) = condition_for(expect);
+        let mut update = ItemUpdate::replacing(encode_signup(record), SIGNUP_ATTRIBUTES, condition);
+        if let Some(v) = version {
+            update.names.insert("#v".into(), "version".into());
+            update.values.insert(":v".into(), v);
         }
-        // All fields are set above; `build` only fails on a missing table name or item.
-        put.build().unwrap_or_else(|_| unreachable!("table name and item are set"))
+        update
     }
 
-    /// The append-only consent item's Put (never over an existing one).
-    fn consent_put(&self, consent: &ConsentRecord) -> Result<Put, StoreError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(encode_consent(consent)))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    /// The append-only consent item, created by an UpdateItem (never over an existing one).
+    fn consent_update(consent: &ConsentRecord) -> ItemUpdate {
+        ItemUpdate::replacing(encode_consent(consent), CONSENT_ATTRIBUTES, "attribute_not_exists(PK)")
     }
 
     /// On a lost condition, the record as it is now: read again, strongly consistent. The item a
@@ -147,6 +141,82 @@ impl BlindExpression {
     }
 }
 
+/// Every attribute a signup record's item may have (`encode_signup`). The signup writers' IAM
+/// statements allow writing these (and `CONSENT_ATTRIBUTES`) only, so no step function can write a
+/// profile's insurer number or birth date (`tests/tests/template_matches_routes.rs` holds the
+/// template's lists equal to these).
+pub const SIGNUP_ATTRIBUTES: &[&str] = &[
+    "PK", "SK", "state", "version", "failedAttempts", "updatedAt", "lockedUntil", "email", "notifyMedicalExpenses", "termsVersion", "emailProblem",
+    "completedAt", "welcomeMailFor", "welcomeClaimedAt", "welcomeSentAt", "sessionsValidFrom", "addressChangedAt",
+];
+
+/// `get_signup`'s ProjectionExpression over `SIGNUP_ATTRIBUTES` (every name through a placeholder:
+/// `state` and `version` are among DynamoDB's reserved words).
+const SIGNUP_PROJECTION: (&str, &[(&str, &str)]) = (
+    "#p0, #p1, #p2, #p3, #p4, #p5, #p6, #p7, #p8, #p9, #p10, #p11, #p12, #p13, #p14, #p15, #p16",
+    &[
+        ("#p0", "PK"), ("#p1", "SK"), ("#p2", "state"), ("#p3", "version"), ("#p4", "failedAttempts"), ("#p5", "updatedAt"), ("#p6", "lockedUntil"),
+        ("#p7", "email"), ("#p8", "notifyMedicalExpenses"), ("#p9", "termsVersion"), ("#p10", "emailProblem"), ("#p11", "completedAt"),
+        ("#p12", "welcomeMailFor"), ("#p13", "welcomeClaimedAt"), ("#p14", "welcomeSentAt"), ("#p15", "sessionsValidFrom"), ("#p16", "addressChangedAt"),
+    ],
+);
+
+/// Every attribute of a consent item (`encode_consent`).
+pub const CONSENT_ATTRIBUTES: &[&str] = &["PK", "SK", "termsVersion", "agreedAt", "sourceIp"];
+
+/// A whole item written by UpdateItem instead of PutItem (so a writer's role needs no PutItem,
+/// which could replace any item of the partition, a profile included): `SET` of every attribute
+/// of the item, `REMOVE` of the item type's other attributes, on `condition`.
+struct ItemUpdate {
+    key: Item,
+    expression: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl ItemUpdate {
+    fn replacing(mut item: Item, attributes: &[&str], condition: &str) -> Self {
+        let mut key = Item::new();
+        for k in ["PK", "SK"] {
+            if let Some(v) = item.remove(k) {
+                key.insert(k.to_owned(), v);
+            }
+        }
+        let (mut names, mut values, mut set, mut remove) = (HashMap::new(), HashMap::new(), Vec::new(), Vec::new());
+        let mut fields: Vec<(String, AttributeValue)> = item.into_iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            names.insert(format!("#s{i}"), name);
+            values.insert(format!(":s{i}"), value);
+            set.push(format!("#s{i} = :s{i}"));
+        }
+        let present: Vec<String> = names.values().cloned().collect();
+        for (i, absent) in attributes.iter().filter(|a| !["PK", "SK"].contains(a) && !present.iter().any(|n| n == *a)).enumerate() {
+            names.insert(format!("#r{i}"), (*absent).to_owned());
+            remove.push(format!("#r{i}"));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        Self { key, expression, condition: condition.to_owned(), names, values }
+    }
+
+    /// As one item of a TransactWriteItems.
+    fn transact(self, table: &str) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(self.key))
+            .update_expression(self.expression)
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
 fn condition_for(expect: Expect) -> (&'static str, Option<AttributeValue>) {
     match expect {
         Expect::Absent => ("attribute_not_exists(PK)", None),
@@ -172,6 +242,15 @@ fn transaction_applied<T>(result: Result<T, SdkError<TransactWriteItemsError, aw
                 _ => Err(store_error),
             }
         }
+    }
+}
+
+/// `Ok` when an update lost its condition (a domain outcome); any other failure is the store's.
+fn lost_update_condition(e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), StoreError> {
+    let store_error = unavailable(&e);
+    match e.into_service_error() {
+        UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
+        _ => Err(store_error),
     }
 }
 
@@ -414,6 +493,9 @@ impl SignupStore for DynamoStore {
             .key("PK", s(member_pk(id)))
             .key("SK", s("SIGNUP"))
             .consistent_read(true)
+            // Only the record's own attributes: the readers' roles may read no other (a profile's).
+            .projection_expression(SIGNUP_PROJECTION.0)
+            .set_expression_attribute_names(Some(SIGNUP_PROJECTION.1.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()))
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
@@ -456,32 +538,33 @@ impl SignupStore for DynamoStore {
     }
 
     async fn put_signup(&self, record: &SignupRecord, expect: Expect) -> Result<(), WriteError> {
-        let (condition, version) = condition_for(expect);
-        let mut request = self
+        let u = self.signup_update(record, expect);
+        let request = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(encode_signup(record)))
-            .condition_expression(condition);
-        if let Some(v) = version {
-            request = request.expression_attribute_names("#v", "version").expression_attribute_values(":v", v);
-        }
+            .set_key(Some(u.key))
+            .update_expression(u.expression)
+            .condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values));
         match request.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
-                lost_condition(e)?;
+                lost_update_condition(e)?;
                 Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
             }
         }
     }
 
     async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError> {
-        let consent_put = self.consent_put(consent)?;
+        let consent = Self::consent_update(consent).transact(&self.table)?;
+        let signup = self.signup_update(record, expect).transact(&self.table)?;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(self.signup_put(record, expect)).build())
-            .transact_items(TransactWriteItem::builder().put(consent_put).build())
+            .transact_items(TransactWriteItem::builder().update(signup).build())
+            .transact_items(TransactWriteItem::builder().update(consent).build())
             .send()
             .await;
         match result {
@@ -542,12 +625,12 @@ impl SignupStore for DynamoStore {
             .set_expression_attribute_values(Some(e.values))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let put = self.consent_put(consent)?;
+        let consent = Self::consent_update(consent).transact(&self.table)?;
         let request = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build());
+            .transact_items(TransactWriteItem::builder().update(consent).build());
         transaction_applied(request.send().await)
     }
 
@@ -567,7 +650,7 @@ impl SignupStore for DynamoStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
-            .transact_items(TransactWriteItem::builder().put(self.signup_put(record, Expect::Absent)).build());
+            .transact_items(TransactWriteItem::builder().update(self.signup_update(record, Expect::Absent).transact(&self.table)?).build());
         transaction_applied(request.send().await)
     }
 
@@ -606,5 +689,50 @@ impl SignupStore for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) => lost_condition(e).map(|()| false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists the IAM statements are held to name every attribute the code writes or reads.
+    #[test]
+    fn the_attribute_lists_cover_every_attribute_a_record_or_consent_has() {
+        let now = Utc::now();
+        let mut r = SignupRecord::new(MemberId::parse("M1").unwrap(), now);
+        (r.locked_until, r.email, r.notify_medical_expenses) = (Some(now), EmailAddress::from_stored("a@example.jp"), Some(true));
+        (r.terms_version, r.email_problem, r.completed_at) = (TermsVersion::parse("2026-11-01").ok(), Some(EmailProblem::Bounced), Some(now));
+        (r.welcome_mail_for, r.welcome_claimed_at, r.welcome_sent_at) = (Some(now), Some(now), Some(now));
+        (r.sessions_valid_from, r.address_changed_at) = (Some(now), Some(now));
+        let item = encode_signup(&r);
+        let mut written: Vec<&str> = item.keys().map(String::as_str).collect();
+        written.sort_unstable();
+        let mut listed = SIGNUP_ATTRIBUTES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(written, listed);
+        let mut projected: Vec<&str> = SIGNUP_PROJECTION.1.iter().map(|(_, a)| *a).collect();
+        projected.sort_unstable();
+        assert_eq!(projected, listed, "get_signup reads exactly the record's attributes");
+        assert_eq!(SIGNUP_PROJECTION.0.split(", ").count(), SIGNUP_PROJECTION.1.len());
+        let consent = ConsentRecord { member_id: r.member_id.clone(), terms_version: TermsVersion::parse("2026-11-01").unwrap(), agreed_at: now, source_ip: Some("192.0.2.1".into()) };
+        let item = encode_consent(&consent);
+        let mut written: Vec<&str> = item.keys().map(String::as_str).collect();
+        written.sort_unstable();
+        let mut listed = CONSENT_ATTRIBUTES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(written, listed);
+    }
+
+    /// An update that stands for a Put: every attribute set, the absent optional ones removed.
+    #[test]
+    fn an_item_update_sets_what_the_item_has_and_removes_the_rest() {
+        let r = SignupRecord::new(MemberId::parse("M1").unwrap(), Utc::now());
+        let u = ItemUpdate::replacing(encode_signup(&r), SIGNUP_ATTRIBUTES, "attribute_not_exists(PK)");
+        assert_eq!(u.key.len(), 2);
+        let (set, remove) = u.expression.split_once(" REMOVE ").unwrap();
+        assert_eq!(set.matches(" = ").count(), encode_signup(&r).len() - 2);
+        let removed: Vec<&str> = remove.split(", ").map(|k| u.names[k].as_str()).collect();
+        assert!(removed.contains(&"email") && removed.contains(&"sessionsValidFrom") && !removed.contains(&"state"), "{removed:?}");
     }
 }
