@@ -8,12 +8,17 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 
     fn today_in_japan(&self) -> NaiveDate {
-        self.now().with_timezone(&japan()).date_naive()
+        japan_date(self.now())
     }
 }
 
 pub fn japan() -> FixedOffset {
     FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
+}
+
+/// The Japan date (JST, UTC+9, no daylight saving) of the instant `at`.
+pub fn japan_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&japan()).date_naive()
 }
 
 /// Midnight Japan time at the start of `date`, as UTC.

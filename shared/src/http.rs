@@ -141,12 +141,37 @@ pub fn api_preamble(app: &App, req: &Request) -> Result<Session, ApiError> {
     session(app, req)
 }
 
+/// Set by a handler once the member's record was seen to accept the session (not ended by a
+/// logout): `session_on_record` passed, or the state machine decided for a `Sender::Member`
+/// (`Outcome::session_checked`). Only then is the cookie re-issued, so a copy of an ended cookie
+/// is never kept alive by answers given before that check (a malformed body, say).
+#[derive(Clone, Default)]
+pub struct Confirmed(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Confirmed {
+    pub fn confirm(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `confirm` when `checked`.
+    pub fn confirm_if(&self, checked: bool) {
+        if checked {
+            self.confirm();
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// An authenticated API call from start to end: the origin and session checks, `handler` with the
-/// session, and on every answer but a 401 the session cookie re-issued with its last use now
-/// (DESIGN.md Part 2: inactivity counts from the last answer; pages never re-issue it).
+/// session, and on every answer but a 401 given after the record's check (`Confirmed`) the session
+/// cookie re-issued with its last use now (DESIGN.md Part 2: inactivity counts from the last
+/// answer; pages never re-issue it).
 pub async fn authenticated<F, Fut>(app: &App, req: &Request, handler: F) -> Response<Body>
 where
-    F: FnOnce(Session) -> Fut,
+    F: FnOnce(Session, Confirmed) -> Fut,
     Fut: std::future::Future<Output = Result<Response<Body>, ApiError>>,
 {
     let session = match api_preamble(app, req) {
@@ -154,8 +179,10 @@ where
         Err(e) => return e.into_response(),
     };
     let cookie = app.sessions.renew(&session, app.clock.now());
-    let mut response = respond(handler(session).await);
-    if response.status() != StatusCode::UNAUTHORIZED
+    let confirmed = Confirmed::default();
+    let mut response = respond(handler(session, confirmed.clone()).await);
+    if confirmed.is_set()
+        && response.status() != StatusCode::UNAUTHORIZED
         && let Ok(value) = HeaderValue::from_str(&cookie)
     {
         response.headers_mut().append(header::SET_COOKIE, value);

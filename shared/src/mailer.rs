@@ -18,6 +18,11 @@ pub struct OutgoingMail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// The display name of `from` (the society's name), RFC 2047-encoded when written.
+    pub from_name: Option<String>,
+    /// Extra header fields, written as given (ASCII; the update notice's RFC 8058 pair). A mail
+    /// with any goes to SES as raw MIME, so the headers reach the recipient intact.
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -129,6 +129,14 @@ impl SessionCodec {
         None
     }
 
+    /// For ログアウト only: the session in the cookie as `read` finds it, but also after
+    /// `SESSION_SECONDS` of inactivity (a member who presses ログアウト after a pause still ends the
+    /// sessions on the other devices); never past `SESSION_MAX_SECONDS`.
+    pub fn read_for_logout(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Option<Session> {
+        let idle = Self { keys: self.keys.clone(), secure: self.secure, idle_seconds: self.max_seconds, max_seconds: self.max_seconds };
+        idle.read(headers, now)
+    }
+
     /// `Set-Cookie` value that removes the session from this browser (logout).
     pub fn clear(&self) -> String {
         self.base_cookie(String::new()).max_age(cookie::time::Duration::ZERO).build().encoded().to_string()

@@ -155,8 +155,6 @@ pub enum Command {
     /// 実行, of the record version the confirmation screen showed (DESIGN.md Part 2: another tab's
     /// later save is never confirmed unseen).
     Confirm { version: u64 },
-    /// ログアウト: every session of the member issued before now ends, on every device.
-    EndSessions,
     /// Claim the welcome mail of the current completion before sending it.
     ClaimWelcome,
     /// Record what became of the welcome mail claimed for the completion at `completed_at`.
@@ -212,6 +210,14 @@ pub enum Outcome {
     MailInFlight,
     /// A claim older than the lease was never settled: nobody knows whether the mail left.
     MailUnconfirmed,
+}
+
+impl Outcome {
+    /// Whether deciding this outcome looked at the record's "sessions valid from" for a member's
+    /// command (everything but the refusals decided before any read, and the ended session itself).
+    pub fn session_checked(&self) -> bool {
+        !matches!(self, Outcome::Refused(SignupError::SessionEnded | SignupError::ConsentRequired | SignupError::TermsOutdated { .. }))
+    }
 }
 
 /// What `decide` wants written: the next record (version and `updated_at` are set by the writer)
@@ -383,7 +389,8 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
     }
     let step = current_step(record, policy);
     // The next record starts from the step that counts (a stale completion restarts at Identity).
-    let mut next = SignupRecord { state: step, ..record.clone() };
+    // (`Reconsent` is never stored: its record stays `Completed`.)
+    let mut next = SignupRecord { state: if step == Step::Reconsent { Step::Completed } else { step }, ..record.clone() };
     let wrong = || Transition::stay(Outcome::Refused(SignupError::WrongStep(step)));
     match command {
         Command::VerifyIdentity { matches } => verify_identity(next, step, *matches, now, policy),
@@ -412,7 +419,8 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
                 Step::Completed => Step::Completed,
                 _ => return wrong(),
             };
-            let new_address = preferences.email().is_some_and(|new| record.email.as_ref() != Some(new));
+            // A new address, or the old one removed (then added again, the notice would reach nobody).
+            let new_address = preferences.email() != record.email.as_ref() && (record.email.is_some() || preferences.email().is_some());
             if step == Step::Completed && new_address {
                 // Re-verification: a stolen session cannot move the member's mail elsewhere.
                 match birth_date_matches {
@@ -447,11 +455,6 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
             Step::Completed => Transition::stay(Outcome::Step(Step::Completed)),
             _ => wrong(),
         },
-        Command::EndSessions => {
-            let mut next = record.clone();
-            next.sessions_valid_from = Some(now);
-            Transition::write(next, Outcome::Step(step))
-        }
         Command::ClaimWelcome => claim_welcome(record, now),
         Command::SettleWelcome { completed_at, settlement } => {
             if record.welcome_mail_for != Some(*completed_at) {
@@ -635,22 +638,17 @@ mod tests {
         assert_eq!(run(agreed, consent(true, "2026-11-01")), Transition::stay(Outcome::Step(Step::Completed)), "a double click");
     }
 
-    /// ログアウト ends every session issued before it, even on a record not yet written.
+    /// A session is accepted from its record's `sessionsValidFrom` on (to the microsecond), and a
+    /// blind write from an ended session applies nowhere (the store's condition holds it too).
     #[test]
-    fn ending_the_sessions_refuses_those_issued_before_and_accepts_later_ones() {
-        for r in [on(Step::Completed), SignupRecord::new(MemberId::parse("M1").unwrap(), now())] {
-            let t = run(&r, Command::EndSessions);
-            let ended = written(&t);
-            assert_eq!(ended.state, r.state, "the step is kept");
-            assert!(!ended.accepts_session(now() - Duration::microseconds(1)));
-            assert!(ended.accepts_session(now()));
-            let blind = decide_blind(&r.member_id, &prefs(None, false), now(), &policy()).unwrap();
-            let mut at_preferences = ended.clone();
-            at_preferences.state = Step::Preferences;
-            let from_old_session = BlindWrite { session_issued_at: Some(now() - Duration::seconds(5)), ..blind.clone() };
-            assert!(!from_old_session.applies_to(Some(&at_preferences)), "the store's condition holds the session too");
-            assert!(BlindWrite { session_issued_at: Some(now()), ..blind }.applies_to(Some(&at_preferences)));
-        }
+    fn an_ended_session_is_refused_by_the_record_and_by_the_blind_writes() {
+        let mut r = on(Step::Preferences);
+        r.sessions_valid_from = Some(now());
+        assert!(!r.accepts_session(now() - Duration::microseconds(1)));
+        assert!(r.accepts_session(now()));
+        let blind = decide_blind(&r.member_id, &prefs(None, false), now(), &policy()).unwrap();
+        assert!(!BlindWrite { session_issued_at: Some(now() - Duration::seconds(5)), ..blind.clone() }.applies_to(Some(&r)));
+        assert!(BlindWrite { session_issued_at: Some(now()), ..blind }.applies_to(Some(&r)));
     }
 
     /// DESIGN.md Part 2: a completed member's new address needs the birth date, counted.
@@ -659,9 +657,12 @@ mod tests {
         let mut r = on(Step::Completed);
         r.email = EmailAddress::parse_optional("old@example.jp").unwrap();
         assert_eq!(run(&r, prefs(Some("new@example.jp"), true)), Transition::stay(Outcome::Refused(SignupError::ReverificationRequired)));
-        // The same address, or none: no birth date needed.
+        // The same address: no birth date needed. Removing it needs one (else a thief would
+        // remove it, then add theirs, and the notice would reach nobody).
         assert_eq!(run(&r, prefs(Some("old@example.jp"), false)).outcome, Outcome::Step(Step::Completed));
-        assert_eq!(run(&r, prefs(None, false)).outcome, Outcome::Step(Step::Completed));
+        assert_eq!(run(&r, prefs(None, false)), Transition::stay(Outcome::Refused(SignupError::ReverificationRequired)));
+        let removed = run(&r, Command::SavePreferences { preferences: Preferences::new(None, false).unwrap(), birth_date_matches: Some(true) });
+        assert_eq!((written(&removed).email.clone(), written(&removed).address_changed_at), (None, Some(now())), "the old address is told");
         // During the onboarding: none needed either.
         assert_eq!(run(&on(Step::Preferences), prefs(Some("new@example.jp"), true)).outcome, Outcome::Step(Step::Confirm));
         let wrong = run(&r, prefs_with_birth_date("new@example.jp", false));

@@ -132,6 +132,13 @@ pub trait SignupStore: Send + Sync {
     async fn create_signup_if_identity(&self, record: &SignupRecord, insurer_number: &InsurerNumber, birth_date: &BirthDate) -> Result<bool, StoreError>;
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError>;
 
+    /// ログアウト: sessions of `member` issued before `at` (UTC, µs) end, on every device. One
+    /// request that sets only `sessionsValidFrom` (and bumps the version and `updatedAt`) on the
+    /// existing record, or, for a member who has none yet, creates it at the identity step with
+    /// only that (DynamoDB: an UpdateItem of those attributes, so the logout's role may write no
+    /// other). Never moves the time back.
+    async fn end_sessions(&self, member: &MemberId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Record a hand-off token's `jti` as used. `false`: it was used already (a replay).
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }

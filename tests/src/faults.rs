@@ -134,6 +134,10 @@ impl SignupStore for FaultyStore {
         self.inner.list_consents(id).await
     }
 
+    async fn end_sessions(&self, member: &MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.inner.end_sessions(member, at).await
+    }
+
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let after = self.before(Op::ClaimToken).await?;
         let claimed = self.inner.claim_token(jti, expires_at, now).await?;

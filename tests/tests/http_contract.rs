@@ -215,6 +215,41 @@ async fn logout_ends_every_copy_of_the_session_on_the_server() {
     assert_eq!(t.step(&fresh).await, "completed", "a new hand-off after the logout works");
 }
 
+/// A copy of an ended cookie is not kept alive by answers given before the record's check (a
+/// malformed body), cannot end the member's new sessions by posting ログアウト, and a member who
+/// presses ログアウト after 30 idle minutes still ends the sessions on the other devices.
+#[tokio::test]
+async fn an_ended_cookie_gets_nothing_and_an_idle_logout_still_ends_the_other_devices() {
+    let t = app_with_member().await;
+    let c = t.login("M1").await;
+    t.onboard(&c, INSURER, BIRTH, None).await;
+    let copied = c.clone();
+    t.clock.advance(Duration::seconds(1));
+    assert_eq!(t.call("POST", "/logout", None, &c).await.status(), 303);
+    let r = t.call("POST", "/api/signup/confirm", Some("{not json"), &copied).await;
+    assert_eq!(r.status(), 400);
+    assert!(reissued(&r).is_none(), "no cookie for an answer given before the record's check");
+    t.clock.advance(Duration::seconds(1));
+    let fresh = t.login("M1").await;
+    t.clock.advance(Duration::seconds(1));
+    assert_eq!(t.call("POST", "/logout", None, &copied).await.status(), 303, "the copy's browser is cleared");
+    assert_eq!(t.step(&fresh).await, "completed", "but the member's new session lives on");
+    // An idle session's ログアウト (31 minutes later) ends the other device's session too.
+    let other_device = t.login("M1").await;
+    t.clock.advance(Duration::seconds(1));
+    let idle = t.login("M1").await;
+    t.clock.advance(Duration::seconds(1860));
+    assert_eq!(t.call("POST", "/logout", None, &idle).await.status(), 303);
+    t.clock.advance(Duration::seconds(1));
+    let still = t.login("M1").await;
+    assert_eq!(t.step(&still).await, "completed", "a new hand-off works");
+    // The other device's cookie was idle as long: refused anyway; what counts is the record.
+    let stored = t.store.get_signup(&MemberId::parse("M1").unwrap()).await.unwrap().unwrap();
+    let ended_at = stored.sessions_valid_from.unwrap();
+    assert!(ended_at > start_time() + Duration::seconds(1800), "the idle logout moved the time: {ended_at}");
+    let _ = other_device;
+}
+
 /// Two tabs (DESIGN.md Part 2): 実行 in one never confirms what the other saved unseen.
 #[tokio::test]
 async fn confirm_of_what_another_tab_changed_is_stale_with_the_current_preferences() {
@@ -284,6 +319,9 @@ async fn a_new_address_after_completion_needs_the_birth_date() {
     // The choice alone, or the same address: no birth date needed (and one sent is ignored).
     let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": "thief@example.jp", "notifyMedicalExpenses": false}).to_string()), &c).await;
     assert_eq!(r.status(), 200);
+    // Removing the address needs it too (else removing, then adding one, would tell nobody).
+    let r = t.call("PUT", "/api/signup/preferences", Some(&json!({"email": null, "notifyMedicalExpenses": false}).to_string()), &c).await;
+    assert_eq!((r.status().as_u16(), error_code(&r)), (422, "reverification_required".into()));
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ fn mail(to: &str, from: &str) -> OutgoingMail {
         subject: "「医療費と給付金支給額」へようこそ".into(),
         text: "ご登録ありがとうございます。".into(),
         html: Some("<p>ご登録ありがとうございます。</p>".into()),
+        from_name: None,
+        headers: Vec::new(),
     }
 }
 

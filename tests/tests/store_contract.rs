@@ -60,8 +60,15 @@ async fn every_field_survives_a_round_trip(store: Arc<dyn SignupStore>) {
     r.welcome_claimed_at = Some(at(3));
     r.welcome_sent_at = Some(at(3) + Duration::seconds(1));
     r.email_problem = Some(kenpo_shared::store::EmailProblem::Bounced);
+    r.sessions_valid_from = Some(at(4) + Duration::microseconds(7));
+    r.address_changed_at = Some(at(4));
     store.put_signup(&r, Expect::Absent).await.unwrap();
-    assert_eq!(store.get_signup(&id("S2")).await.unwrap(), Some(r));
+    assert_eq!(store.get_signup(&id("S2")).await.unwrap(), Some(r.clone()));
+    // A whole-record write removes what the new record no longer has.
+    let mut cleared = SignupRecord { version: 2, ..first("S2") };
+    cleared.state = Step::Completed;
+    store.put_signup(&cleared, Expect::Version(1)).await.unwrap();
+    assert_eq!(store.get_signup(&id("S2")).await.unwrap(), Some(cleared));
     assert_eq!(store.get_signup(&id("NONE")).await.unwrap(), None);
 }
 
@@ -259,7 +266,27 @@ macro_rules! contract_suite {
     };
 }
 
+/// ログアウト: the time moves on the record (never back), the rest of it stays; a member without a
+/// record gets one at the identity step.
+async fn ending_sessions_moves_only_the_time(store: Arc<dyn SignupStore>) {
+    let mut r = first("E1");
+    r.state = Step::Completed;
+    r.email = EmailAddress::from_stored("taro@example.jp");
+    store.put_signup(&r, Expect::Absent).await.unwrap();
+    store.end_sessions(&id("E1"), at(7)).await.unwrap();
+    let ended = store.get_signup(&id("E1")).await.unwrap().unwrap();
+    assert_eq!(ended, SignupRecord { sessions_valid_from: Some(at(7)), version: r.version + 1, updated_at: at(7), ..r.clone() });
+    store.end_sessions(&id("E1"), at(6)).await.unwrap();
+    assert_eq!(store.get_signup(&id("E1")).await.unwrap().unwrap().sessions_valid_from, Some(at(7)), "never back");
+    store.end_sessions(&id("E2"), at(8)).await.unwrap();
+    let created = store.get_signup(&id("E2")).await.unwrap().unwrap();
+    assert_eq!((created.state, created.version, created.sessions_valid_from), (Step::Identity, 1, Some(at(8))));
+    // The first identity check then takes the ordinary path (a record exists).
+    assert!(!store.create_signup_if_identity(&first("E2"), &kenpo_shared::domain::InsurerNumber::parse("06133946").unwrap(), &kenpo_shared::domain::BirthDate::from_compact("19810403").unwrap()).await.unwrap());
+}
+
 contract_suite!(
+    ending_sessions_moves_only_the_time,
     members_round_trip_in_batches,
     a_signup_is_created_once,
     every_field_survives_a_round_trip,

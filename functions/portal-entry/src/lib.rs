@@ -8,8 +8,7 @@ use kenpo_shared::handoff::{HandoffError, HandoffVerifier};
 use kenpo_shared::http::{body_bytes, html_response, see_other};
 use kenpo_shared::App;
 use kenpo_shared::domain::Step;
-use kenpo_shared::signup::{Command, current_step};
-use kenpo_shared::transition::{Sender, Start, apply};
+use kenpo_shared::signup::current_step;
 use lambda_http::{Body, Request, Response};
 
 /// `handoff` verifies the portal's tokens (only this function holds the portal's key).
@@ -115,20 +114,25 @@ async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<R
     Ok(see_other(step.page(), Some(&cookie)))
 }
 
-/// `POST /logout`: the member's sessions end on every device (`Command::EndSessions`: a read and
-/// one conditional write), the cookie is cleared and the member goes back to the portal. Without
-/// a valid session only the cookie is cleared. A logout the store could not record is said so on
-/// a page (the member must not believe a shared computer is logged out).
+/// `POST /logout`: the member's sessions end on every device (`SignupStore::end_sessions`, after
+/// one read to see that this session was not ended already), the cookie is cleared and the member
+/// goes back to the portal. An idle cookie still ends the member's sessions (the other devices'
+/// too); an ended or foreign one only clears this browser's. A logout the store could not record
+/// is said so on a page (the member must not believe a shared computer is logged out).
 async fn logout(app: &App, req: &Request) -> Response<Body> {
     if kenpo_shared::http::check_origin(app, req).is_err() {
         return html_response(403, page(app, "ログアウトできませんでした", "このページからはログアウトできません。サービスの画面右上の「ログアウト」を押してください。"));
     }
-    if let Some(session) = app.sessions.read(req.headers(), app.clock.now()) {
-        let ended = match app.store.get_member_and_signup(&session.member_id).await {
-            Ok((_, signup)) => apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::System, Start::Known(signup), &Command::EndSessions).await,
-            Err(e) => Err(e.into()),
+    let now = app.clock.now();
+    if let Some(session) = app.sessions.read_for_logout(req.headers(), now) {
+        let ended = async {
+            let record = app.store.get_signup(&session.member_id).await?;
+            if record.is_none_or(|r| r.accepts_session(session.issued_at())) {
+                app.store.end_sessions(&session.member_id, now).await?;
+            }
+            Ok::<_, kenpo_shared::store::StoreError>(())
         };
-        if let Err(e) = ended {
+        if let Err(e) = ended.await {
             tracing::error!(code = e.code(), "logout not recorded");
             return html_response(503, page(app, "ログアウトできませんでした", "ただいま混み合っています。しばらくしてからもう一度「ログアウト」を押してください。"));
         }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use kenpo_shared::contract::ApiError;
 use kenpo_shared::domain::Step;
-use kenpo_shared::http::{authenticated, ok_json, session_on_record};
+use kenpo_shared::http::{Confirmed, authenticated, ok_json, session_on_record};
 use kenpo_shared::session::Session;
 use kenpo_shared::signup::{SignupRecord, current_step};
 use kenpo_shared::{App, contract::ErrorCode};
@@ -44,10 +44,10 @@ pub async fn handle(reader: &Reader, req: Request) -> Response<Body> {
         "/api/benefits" => Answer::Benefits,
         _ => return ApiError::not_found().into_response(),
     };
-    authenticated(&reader.app, &req, |session| answer_for(reader, &req, answer, session)).await
+    authenticated(&reader.app, &req, |session, confirmed| answer_for(reader, &req, answer, session, confirmed)).await
 }
 
-async fn answer_for(reader: &Reader, req: &Request, answer: Answer, session: Session) -> Result<Response<Body>, ApiError> {
+async fn answer_for(reader: &Reader, req: &Request, answer: Answer, session: Session, confirmed: Confirmed) -> Result<Response<Body>, ApiError> {
     let app = &reader.app;
     // Checked before the read, answered after the refusals that come first.
     let params = req.query_string_parameters_ref();
@@ -55,6 +55,7 @@ async fn answer_for(reader: &Reader, req: &Request, answer: Answer, session: Ses
     let scope = if answer == Answer::Benefits { Scope::Benefits } else { Scope::All };
     let household = reader.statements.household(&session.member_id, scope).await?;
     session_on_record(&session, household.signup.as_ref())?;
+    confirmed.confirm();
     let record = household.signup.unwrap_or_else(|| SignupRecord::new(session.member_id.clone(), app.clock.now()));
     let step = current_step(&record, &app.policy);
     if step != Step::Completed {

@@ -3,7 +3,7 @@
 
 use kenpo_shared::contract::{PreferencesReply, SavedPreferencesReply, member_outcome};
 use kenpo_shared::domain::{BirthDate, EmailAddress, Preferences};
-use kenpo_shared::http::{authenticated, json_body, ok_json};
+use kenpo_shared::http::{Confirmed, authenticated, json_body, ok_json};
 use kenpo_shared::session::Session;
 use kenpo_shared::signup::{Command, Outcome, SignupError};
 use kenpo_shared::transition::{Sender, Start, apply, apply_step};
@@ -23,7 +23,7 @@ struct PreferencesInput {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    authenticated(app, &req, |session| save(app, &req, session)).await
+    authenticated(app, &req, |session, confirmed| save(app, &req, session, confirmed)).await
 }
 
 fn parse(input: &PreferencesInput) -> Result<Preferences, ApiError> {
@@ -31,7 +31,7 @@ fn parse(input: &PreferencesInput) -> Result<Preferences, ApiError> {
     Preferences::new(email, input.notify_medical_expenses).map_err(|e| ApiError::email_required(&e))
 }
 
-async fn save(app: &App, req: &Request, session: Session) -> Result<Response<Body>, ApiError> {
+async fn save(app: &App, req: &Request, session: Session, confirmed: Confirmed) -> Result<Response<Body>, ApiError> {
     let input: PreferencesInput = json_body(app, req)?;
     let preferences = parse(&input)?;
     let shown = PreferencesReply::of(&preferences);
@@ -54,6 +54,7 @@ async fn save(app: &App, req: &Request, session: Session) -> Result<Response<Bod
             applied.outcome
         }
     };
+    confirmed.confirm_if(outcome.session_checked());
     let step = member_outcome(outcome)?;
     Ok(ok_json(&SavedPreferencesReply { step: step.as_str(), preferences: shown }))
 }

@@ -179,7 +179,7 @@ pub fn address_changed_mail(s: &Settings, member: &kenpo_shared::domain::MemberI
          <p>このメールは送信専用です。ご返信いただいてもお答えできません。</p><p>{society}</p></body></html>",
         society = kenpo_shared::http::escape_html(&s.society_name),
     );
-    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html) }
+    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html), from_name: Some(s.society_name.clone()), headers: Vec::new() }
 }
 
 /// Record what became of the claimed mail, starting from the record as claimed (a member who
@@ -214,5 +214,5 @@ pub fn welcome_mail(s: &Settings, member: &kenpo_shared::domain::MemberId, to: k
          <p>このメールは送信専用です。</p><p>{society}</p></body></html>",
         society = s.society_name,
     );
-    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html) }
+    OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html), from_name: Some(s.society_name.clone()), headers: Vec::new() }
 }

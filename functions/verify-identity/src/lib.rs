@@ -5,7 +5,7 @@
 
 use kenpo_shared::contract::{ErrorCode, StepReply, member_outcome};
 use kenpo_shared::domain::{BirthDate, InsurerNumber};
-use kenpo_shared::http::{authenticated, json_body, ok_json};
+use kenpo_shared::http::{Confirmed, authenticated, json_body, ok_json};
 use kenpo_shared::session::Session;
 use kenpo_shared::signup::{Command, Outcome, SignupError, decide_first_identity};
 use kenpo_shared::store::MemberProfile;
@@ -27,7 +27,7 @@ struct Identity {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    authenticated(app, &req, |session| verify(app, &req, session)).await
+    authenticated(app, &req, |session, confirmed| verify(app, &req, session, confirmed)).await
 }
 
 fn parse(app: &App, input: &IdentityInput) -> Result<Identity, ApiError> {
@@ -58,13 +58,15 @@ fn matches(profile: Option<&MemberProfile>, identity: &Identity) -> bool {
     profile.is_some_and(|p| (p.insurer_number == identity.insurer_number) & (p.birth_date == identity.birth_date))
 }
 
-async fn verify(app: &App, req: &Request, session: Session) -> Result<Response<Body>, ApiError> {
+async fn verify(app: &App, req: &Request, session: Session, confirmed: Confirmed) -> Result<Response<Body>, ApiError> {
     let input: IdentityInput = json_body(app, req)?;
     let identity = parse(app, &input)?;
     // A first attempt that matches: the record created on the profile's condition, one request.
     if let Some((record, step)) = decide_first_identity(&session.member_id, app.clock.now(), &app.policy)
         && app.store.create_signup_if_identity(&record, &identity.insurer_number, &identity.birth_date).await?
     {
+        // No record existed: no logout had ended any session.
+        confirmed.confirm();
         return Ok(ok_json(&StepReply::new(member_outcome(Outcome::Step(step))?)));
     }
     // Otherwise (a mismatch, a record already there): the profile and the signup record in one
@@ -72,6 +74,7 @@ async fn verify(app: &App, req: &Request, session: Session) -> Result<Response<B
     let (profile, signup) = app.store.get_member_and_signup(&session.member_id).await?;
     let command = Command::VerifyIdentity { matches: matches(profile.as_ref(), &identity) };
     let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::member(&session), Start::Known(signup), &command).await?;
+    confirmed.confirm_if(applied.outcome.session_checked());
     if applied.wrote && matches!(applied.outcome, Outcome::Refused(SignupError::Locked { .. })) {
         tracing::warn!(code = "identity_locked", member = %session.member_id, "identity check locked");
     }

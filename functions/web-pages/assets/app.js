@@ -294,9 +294,11 @@
     $('content').hidden = false;
     let savedEmail = status.preferences?.email || '';
     const reverify = $('reverify');
+    // Any change of a saved address, or a first one, asks for the birth date (removing one too:
+    // the old address is told). The server decides; this only shows the field in time.
     $('email').addEventListener('input', () => {
       const typed = $('email').value.trim();
-      reverify.hidden = !typed || typed.toLowerCase() === savedEmail.toLowerCase();
+      reverify.hidden = typed === savedEmail;
     });
     preferencesForm((reply) => {
       $('email-problem').hidden = true;

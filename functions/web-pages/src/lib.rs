@@ -132,6 +132,16 @@ pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
 /// Pages need only the settings: this function builds no AWS client.
 pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
     let path = req.uri().path();
+    // Everything no other route takes reaches this function (the API's `$default` route): the
+    // API's own addresses keep their JSON error, and a page is only ever read.
+    if path.starts_with("/api/") {
+        return ApiError::not_found().into_response();
+    }
+    if !matches!(*req.method(), lambda_http::http::Method::GET | lambda_http::http::Method::HEAD) {
+        let mut response = ApiError::method_not_allowed().into_response();
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
     let page = match path {
         // The top page's script sends a member who has not finished the onboarding on to their step.
         "/" => return see_other("/menu", None),
@@ -143,9 +153,6 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         "/menu" => &MENU,
         "/medical-expenses" => &MEDICAL_EXPENSES,
         "/benefits" => &BENEFITS,
-        // Everything no other route takes reaches this function (the API's `$default` route): the
-        // API's own addresses keep their JSON error, anything else is a page.
-        _ if path.starts_with("/api/") => return ApiError::not_found().into_response(),
         _ => return match path.strip_prefix("/assets/") {
             Some(name) => asset(name, &req),
             None => encoded(not_found_page(settings), &req, None),
@@ -313,6 +320,12 @@ mod tests {
             let (r, body) = page(Settings::development(), path).await;
             assert_eq!(r.status(), 404, "{path}");
             assert!(body.contains("\"not_found\""), "{path}");
+        }
+        // Anything but GET or HEAD (the API's `$default` route brings every method here): 405.
+        for path in ["/menu", "/nowhere"] {
+            let req = lambda_http::http::Request::builder().method("POST").uri(path).body(Body::Empty).expect("request");
+            let r = handle(&Settings::development(), req).await;
+            assert_eq!((r.status().as_u16(), r.headers()[header::ALLOW].to_str().unwrap()), (405, "GET, HEAD"), "{path}");
         }
         // A mistyped page address: a page, never raw JSON.
         for path in ["/favicon.ico", "/menu/", "/signup/terms2"] {

@@ -160,6 +160,8 @@ mod tests {
             subject: "「医療費と給付金支給額」へようこそ <b>".into(),
             text: "ご登録ありがとうございます。\n医療費通知：必要".into(),
             html: Some("<p>html</p>".into()),
+            from_name: None,
+            headers: Vec::new(),
         };
         let bytes = kenpo_shared::mailer::outbox::render_eml(&mail).expect("eml");
         let shown = decode_mail(&bytes).expect("parsed");

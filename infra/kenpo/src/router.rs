@@ -111,11 +111,10 @@ async fn fallback(dev: &Dev, req: axum::extract::Request) -> axum::response::Res
     if let Some(response) = crate::dev_pages::handle(dev, &request, &path).await {
         return to_axum(response);
     }
-    // A mistyped page address gets the pages' own 404 page, never raw JSON (the API keeps its JSON).
-    if request.method() == axum::http::Method::GET && !path.starts_with("/api/") {
-        return to_axum(invoke(dev, "web-pages", request).await);
-    }
-    to_axum(ApiError::not_found().into_response())
+    // What no route takes goes to the pages, as the API's `$default` route does on AWS: a
+    // mistyped page address gets the pages' 404 page (never raw JSON), another method a 405, and
+    // the API's own addresses their JSON 404.
+    to_axum(invoke(dev, "web-pages", request).await)
 }
 
 /// The router's own 405 carries `Allow` but no body: give it the contract's JSON error, and

@@ -25,13 +25,19 @@ impl OutboxMailer {
 
 /// The mail as RFC 5322 bytes (multipart/alternative when there is an HTML part).
 pub fn render_eml(mail: &OutgoingMail) -> Result<Vec<u8>, MailError> {
-    let mut builder = MessageBuilder::new()
-        .from(mail.from.as_str())
+    let mut builder = match &mail.from_name {
+        Some(name) => MessageBuilder::new().from((name.as_str(), mail.from.as_str())),
+        None => MessageBuilder::new().from(mail.from.as_str()),
+    };
+    builder = builder
         .to(mail.to.rfc5322())
         .subject(mail.subject.as_str())
         .text_body(mail.text.as_str());
     if let Some(html) = &mail.html {
         builder = builder.html_body(html.as_str());
+    }
+    for (name, value) in &mail.headers {
+        builder = builder.header(name.as_str(), mail_builder::headers::raw::Raw::new(value.as_str()));
     }
     builder.write_to_vec().map_err(|e| MailError::Unavailable(format!("mail not rendered: {e}")))
 }

@@ -161,6 +161,10 @@ const SIGNUP_PROJECTION: (&str, &[(&str, &str)]) = (
     ],
 );
 
+/// What `end_sessions` (ログアウト) writes: the template's `SessionEnder` list, all the logout's role
+/// may write.
+pub const END_SESSIONS_ATTRIBUTES: &[&str] = &["PK", "SK", "sessionsValidFrom", "updatedAt", "version", "state", "failedAttempts"];
+
 /// Every attribute of a consent item (`encode_consent`).
 pub const CONSENT_ATTRIBUTES: &[&str] = &["PK", "SK", "termsVersion", "agreedAt", "sourceIp"];
 
@@ -652,6 +656,34 @@ impl SignupStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .transact_items(TransactWriteItem::builder().update(self.signup_update(record, Expect::Absent).transact(&self.table)?).build());
         transaction_applied(request.send().await)
+    }
+
+    async fn end_sessions(&self, member: &MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let key: Item = [("PK".to_owned(), s(member_pk(member))), ("SK".to_owned(), s("SIGNUP"))].into_iter().collect();
+        let names: HashMap<String, String> = [("#f", "sessionsValidFrom"), ("#v", "version"), ("#u", "updatedAt"), ("#s", "state"), ("#a", "failedAttempts")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let values: HashMap<String, AttributeValue> =
+            [(":f", s(format_time(at))), (":one", n(1)), (":zero", n(0)), (":identity", s(Step::Identity.stored()))].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        // An existing record: the time moves (never back), the version is bumped. A member without
+        // one gets it, at the identity step, with the time and nothing else.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET #f = :f, #u = :f, #v = if_not_exists(#v, :zero) + :one, #s = if_not_exists(#s, :identity), #a = if_not_exists(#a, :zero)")
+            .condition_expression("attribute_not_exists(#f) OR #f < :f")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already ended at or after `at` (another logout): nothing to do.
+            Err(e) => lost_update_condition(e),
+        }
     }
 
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError> {

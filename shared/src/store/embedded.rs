@@ -101,6 +101,24 @@ impl SignupStore for EmbeddedStore {
         self.write(record, expect, Some(consent))
     }
 
+    async fn end_sessions(&self, member: &MemberId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let change = {
+            let mut t = self.tables();
+            let old = t.signups.get(member).cloned();
+            let mut record = old.clone().unwrap_or_else(|| SignupRecord::new(member.clone(), at));
+            if record.sessions_valid_from.is_some_and(|from| from >= at) {
+                return Ok(());
+            }
+            record.sessions_valid_from = Some(at);
+            record.version += 1;
+            record.updated_at = at;
+            t.signups.insert(member.clone(), record.clone());
+            SignupChange { old, new: record }
+        };
+        self.announce(change);
+        Ok(())
+    }
+
     async fn put_signup_blind(&self, member: &MemberId, write: &BlindWrite, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let change = {
             let mut t = self.tables();
