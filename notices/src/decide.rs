@@ -95,3 +95,120 @@ pub fn decide(input: &NoticeInput, day: NaiveDate, now: DateTime<Utc>, policy: &
     }
     Decision::Send { to, medical, benefits }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use kenpo_shared::domain::{MemberId, TermsVersion};
+    use kenpo_statements::types::{Category, PersonNo, Relation, RecordId, ServiceMonth, Yen};
+
+    fn policy() -> Policy {
+        Policy { terms_version: TermsVersion::parse("2026-11-01").unwrap(), onboarding_cutoff: NaiveDate::from_ymd_opt(2022, 8, 1).unwrap(), lockout_attempts: 5, lockout_seconds: 1800 }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    /// 10:00 Japan time on `day(d)`.
+    fn at(d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, d, 1, 0, 0).unwrap()
+    }
+
+    fn line(id: &str, publish_on: NaiveDate, imported_on: NaiveDate, hidden: bool) -> Imported<MedicalLine> {
+        let record = MedicalLine {
+            record_id: RecordId::parse(id).unwrap(),
+            member_id: MemberId::parse("M1").unwrap(),
+            person_no: PersonNo::INSURED,
+            person_name: "健保 一郎".into(),
+            relation: Relation::Insured,
+            service_month: ServiceMonth::new(2026, 9).unwrap(),
+            category: Category::Pharmacy,
+            days: 1,
+            institution_name: None,
+            total_cost: Yen(1000),
+            insurer_paid: Yen(700),
+            public_paid: Yen(0),
+            self_pay: Yen(300),
+            hidden,
+            publish_on,
+        };
+        Imported { record, imported_on }
+    }
+
+    /// A member who completed on 2026-11-20 with 必要 and an address, and one line published on `day(1)`.
+    fn member() -> NoticeInput {
+        let mut signup = SignupRecord::new(MemberId::parse("M1").unwrap(), at(1));
+        signup.state = Step::Completed;
+        signup.completed_at = Some(Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap());
+        signup.terms_version = Some(policy().terms_version);
+        signup.notify_medical_expenses = Some(true);
+        signup.email = EmailAddress::from_stored("taro@example.jp");
+        NoticeInput { signup: Some(signup), medical: vec![line("L1", day(1), day(1), false)], ..NoticeInput::default() }
+    }
+
+    fn run(input: &NoticeInput, d: u32) -> Decision {
+        decide(input, day(d), at(d), &policy())
+    }
+
+    #[test]
+    fn a_member_who_chose_it_gets_the_notice_of_the_day_something_became_visible() {
+        assert_eq!(run(&member(), 1), Decision::Send { to: EmailAddress::from_stored("taro@example.jp").unwrap(), medical: 1, benefits: 0 });
+    }
+
+    #[test]
+    fn who_gets_none() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut NoticeInput)>)> = vec![
+            ("not_wanted", Box::new(|i| i.signup.as_mut().unwrap().notify_medical_expenses = Some(false))),
+            ("no_address", Box::new(|i| i.signup.as_mut().unwrap().email = None)),
+            ("address_problem", Box::new(|i| i.signup.as_mut().unwrap().email_problem = Some(kenpo_shared::signup::EmailProblem::Bounced))),
+            ("not_completed", Box::new(|i| i.signup.as_mut().unwrap().state = Step::Confirm)),
+            ("not_completed", Box::new(|i| i.signup.as_mut().unwrap().terms_version = TermsVersion::parse("2025-01-01").ok())),
+            ("not_signed_up", Box::new(|i| i.signup = None)),
+            ("nothing_new", Box::new(|i| i.medical[0].record.hidden = true)),
+            ("nothing_new", Box::new(|i| i.medical[0].record.publish_on = day(2))),
+            ("nothing_new", Box::new(|i| i.medical.clear())),
+        ];
+        for (reason, change) in cases {
+            let mut input = member();
+            change(&mut input);
+            assert_eq!(run(&input, 1), Decision::Skip(reason), "{reason}");
+        }
+        // Left the society: notices while the period of use lasts, none after it.
+        let mut left = member();
+        left.profile = Some(kenpo_shared::store::MemberProfile {
+            member_id: MemberId::parse("M1").unwrap(),
+            insurer_number: kenpo_shared::domain::InsurerNumber::parse("06133946").unwrap(),
+            birth_date: kenpo_shared::domain::BirthDate::from_compact("19810403").unwrap(),
+            category: None,
+            name: None,
+            left_on: NaiveDate::from_ymd_opt(2024, 12, 1),
+        });
+        assert_eq!(run(&left, 1), Decision::Skip("access_expired"));
+    }
+
+    #[test]
+    fn only_what_is_new_since_the_last_notice_counts_and_each_day_once() {
+        let mut input = member();
+        input.claims.push(NoticeClaim { day: day(1), claimed_at: at(1), sent_at: Some(at(1)) });
+        assert_eq!(run(&input, 1), Decision::Skip("already_sent"));
+        assert_eq!(run(&input, 2), Decision::Skip("nothing_new"), "the day-1 line was in the day-1 notice");
+        // A correction (C) imported on day 3 makes the line new again; a new line on day 3 too.
+        input.medical[0].imported_on = day(3);
+        input.medical.push(line("L2", day(3), day(2), false));
+        assert_eq!(run(&input, 3), Decision::Send { to: EmailAddress::from_stored("taro@example.jp").unwrap(), medical: 2, benefits: 0 });
+        // Data visible before the member completed is not news.
+        let mut late = member();
+        late.signup.as_mut().unwrap().completed_at = Some(at(1) + Duration::hours(2));
+        assert_eq!(run(&late, 1), Decision::Skip("nothing_new"));
+    }
+
+    #[test]
+    fn a_claim_in_flight_waits_and_an_unsettled_old_one_is_unknown() {
+        let mut input = member();
+        input.claims.push(NoticeClaim { day: day(1), claimed_at: at(1), sent_at: None });
+        assert_eq!(decide(&input, day(1), at(1) + Duration::seconds(10), &policy()), Decision::InFlight);
+        assert_eq!(decide(&input, day(1), at(1) + Duration::seconds(CLAIM_LEASE_SECONDS), &policy()), Decision::Unconfirmed);
+    }
+}
