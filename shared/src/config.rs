@@ -54,6 +54,9 @@ pub struct Settings {
     pub session_key: Vec<u8>,
     /// `SESSION_KEY_PREVIOUS`: the session key before a rotation; its cookies are still opened.
     pub session_key_previous: Option<Vec<u8>>,
+    /// `NOTIFY_UNSUBSCRIBE_KEY`: signs the update notice's unsubscribe links (its own key, at
+    /// least 32 bytes; required in a Lambda that signs or checks them).
+    pub notify_unsubscribe_key: Vec<u8>,
     /// Origins allowed to POST/PUT the API (our own).
     pub allowed_origins: Vec<String>,
     /// Where a member who is not logged in goes back to.
@@ -77,6 +80,7 @@ impl std::fmt::Debug for Settings {
 }
 
 pub const DEV_SSO_JWT_SECRET: &str = "kenpo-dev-only-sso-secret-do-not-use-in-production";
+pub const DEV_NOTIFY_UNSUBSCRIBE_KEY: &str = "kenpo-dev-only-unsubscribe-key-do-not-use-in-production";
 pub const DEV_SESSION_KEY: &str = "kenpo-dev-only-session-key-do-not-use-in-production-0123456789";
 
 impl Settings {
@@ -118,6 +122,7 @@ impl Settings {
             sso_jwt_audience: None,
             session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
             session_key_previous: None,
+            notify_unsubscribe_key: DEV_NOTIFY_UNSUBSCRIBE_KEY.as_bytes().to_vec(),
             allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
             portal_url: "/dev/portal".into(),
             portal_origins: None,
@@ -171,6 +176,11 @@ impl Settings {
             }
         };
         s.session_key_previous = secret("SESSION_KEY_PREVIOUS")?;
+        match secret("NOTIFY_UNSUBSCRIBE_KEY")? {
+            Some(key) => s.notify_unsubscribe_key = key,
+            None if in_lambda => s.notify_unsubscribe_key = Vec::new(),
+            None => {}
+        }
         s.sso_jwt_secret_previous = secret("SSO_JWT_SECRET_PREVIOUS")?;
         s.sso_public_key_previous = get("SSO_JWT_PUBLIC_KEY_PREVIOUS").filter(|v| !v.trim().is_empty());
         if let Some(v) = required("ALLOWED_ORIGINS")? {

@@ -155,6 +155,9 @@ pub enum Command {
     /// 実行, of the record version the confirmation screen showed (DESIGN.md Part 2: another tab's
     /// later save is never confirmed unseen).
     Confirm { version: u64 },
+    /// The update notice's one-click unsubscribe (RFC 8058): 医療費通知 becomes 不要, at any step,
+    /// the address kept. A member who chose 不要 already: nothing written.
+    StopNotices,
     /// Claim the welcome mail of the current completion before sending it.
     ClaimWelcome,
     /// Record what became of the welcome mail claimed for the completion at `completed_at`.
@@ -455,6 +458,14 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
             Step::Completed => Transition::stay(Outcome::Step(Step::Completed)),
             _ => wrong(),
         },
+        Command::StopNotices => {
+            if record.notify_medical_expenses != Some(true) {
+                return Transition::stay(Outcome::Step(step));
+            }
+            let mut next = record.clone();
+            next.notify_medical_expenses = Some(false);
+            Transition::write(next, Outcome::Step(step))
+        }
         Command::ClaimWelcome => claim_welcome(record, now),
         Command::SettleWelcome { completed_at, settlement } => {
             if record.welcome_mail_for != Some(*completed_at) {
@@ -649,6 +660,17 @@ mod tests {
         let blind = decide_blind(&r.member_id, &prefs(None, false), now(), &policy()).unwrap();
         assert!(!BlindWrite { session_issued_at: Some(now() - Duration::seconds(5)), ..blind.clone() }.applies_to(Some(&r)));
         assert!(BlindWrite { session_issued_at: Some(now()), ..blind }.applies_to(Some(&r)));
+    }
+
+    /// The one-click unsubscribe: 必要 becomes 不要 at any step, the address and the step kept; again: nothing.
+    #[test]
+    fn stopping_the_notices_keeps_everything_else() {
+        let mut r = on(Step::Completed);
+        r.email = EmailAddress::parse_optional("taro@example.jp").unwrap();
+        r.notify_medical_expenses = Some(true);
+        let t = run(&r, Command::StopNotices);
+        assert_eq!(written(&t), &SignupRecord { notify_medical_expenses: Some(false), ..r.clone() });
+        assert_eq!(run(written(&t), Command::StopNotices), Transition::stay(Outcome::Step(Step::Completed)));
     }
 
     /// DESIGN.md Part 2: a completed member's new address needs the birth date, counted.

@@ -148,7 +148,68 @@ fn decode_stored(item: &Item) -> Result<(StoredRecord, NaiveDate), StoreError> {
     Ok((StoredRecord::Active(statement), imported_on))
 }
 
+/// How long a notice claim is kept (days after its day): the last notice's day is the baseline of
+/// "new since the last notice".
+const NOTICE_CLAIM_DAYS: i64 = 400;
+
+/// How long a day's publication index is kept (days after the day): the notice run reads it that
+/// day (or, after an outage, the days after).
+const PUBLICATION_INDEX_DAYS: i64 = 60;
+
+fn publication_pk(day: NaiveDate) -> String {
+    format!("PUB#{}", day.format("%Y-%m-%d"))
+}
+
+fn notice_sk(day: NaiveDate) -> String {
+    format!("NOTICE#{}", day.format("%Y-%m-%d"))
+}
+
+/// A member's items (from a partition Query) as the household: profile, signup, active records.
+fn household_of(items: &[Item]) -> Result<Household, StoreError> {
+    let mut household = Household::default();
+    for item in items {
+        match get_s(item, "SK") {
+            Some("PROFILE") => household.profile = Some(decode_member(item)?),
+            Some("SIGNUP") => household.signup = Some(decode_signup(item)?),
+            Some(sk) if sk.starts_with("STMT#") => match decode_stored(item)? {
+                (StoredRecord::Active(Statement::Medical(record)), imported_on) => household.medical.push(Imported { record, imported_on }),
+                (StoredRecord::Active(Statement::Benefit(record)), imported_on) => household.benefits.push(Imported { record, imported_on }),
+                (StoredRecord::Cancelled { .. }, _) => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(household)
+}
+
 impl DynamoStatements {
+    /// The items of `member`'s partition with sort keys from `from` to `to`: one strongly
+    /// consistent Query (more pages only past 1 MB).
+    async fn partition(&self, member: &MemberId, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(member_pk(member)))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Every item of `keys` (any order), strongly consistent, following UnprocessedKeys.
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
@@ -251,6 +312,16 @@ impl StatementStore for DynamoStatements {
             owners.push(owner);
             records.push(record);
         }
+        // The publication index: who has news on which day (each once: a batch may not hold a
+        // key twice).
+        let mut index: Vec<(NaiveDate, MemberId)> = changes.iter().filter_map(|c| crate::published(c, imported_on)).collect();
+        index.sort();
+        index.dedup();
+        for (day, member) in index {
+            let mut item = key(publication_pk(day), member_pk(&member));
+            item.insert("expiresAt".into(), expires_at(day + chrono::Duration::days(PUBLICATION_INDEX_DAYS)));
+            records.push(item);
+        }
         // Every owner before any record: a record written without its owner would escape the
         // check of a later file (an `N` of the same id for another member).
         self.put_all(owners).await?;
@@ -262,40 +333,107 @@ impl StatementStore for DynamoStatements {
             Scope::All => "STMT#MED$",
             Scope::Benefits => "STMT#BEN$",
         };
-        let mut household = Household::default();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(member_pk(member)))
-                .expression_attribute_values(":from", s("PROFILE"))
-                .expression_attribute_values(":to", s(upper))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            for item in out.items() {
-                match get_s(item, "SK") {
-                    Some("PROFILE") => household.profile = Some(decode_member(item)?),
-                    Some("SIGNUP") => household.signup = Some(decode_signup(item)?),
-                    Some(sk) if sk.starts_with("STMT#") => match decode_stored(item)? {
-                        (StoredRecord::Active(Statement::Medical(record)), imported_on) => household.medical.push(Imported { record, imported_on }),
-                        (StoredRecord::Active(Statement::Benefit(record)), imported_on) => household.benefits.push(Imported { record, imported_on }),
-                        (StoredRecord::Cancelled { .. }, _) => {}
-                    },
-                    _ => {}
+        household_of(&self.partition(member, "PROFILE", upper).await?)
+    }
+
+    async fn published_on(&self, day: NaiveDate) -> Result<Vec<MemberId>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(publication_pk(day)))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut members: Vec<MemberId> =
+            items.iter().filter_map(|i| get_s(i, "SK").and_then(|sk| sk.strip_prefix("MEMBER#")).and_then(|m| MemberId::parse(m).ok())).collect();
+        members.sort();
+        members.dedup();
+        Ok(members)
+    }
+
+    async fn notice_input(&self, member: &MemberId) -> Result<kenpo_notices::NoticeInput, StoreError> {
+        // `NOTICE#…` < `PROFILE` < `SIGNUP` < `STMT#…`: one Query brings all the decision needs.
+        let items = self.partition(member, "NOTICE#", "STMT#MED$").await?;
+        let household = household_of(&items)?;
+        let mut claims = Vec::new();
+        for item in &items {
+            let Some(day) = get_s(item, "SK").and_then(|sk| sk.strip_prefix("NOTICE#")) else { continue };
+            if get_s(item, "claimedAt").is_none() {
+                continue; // given back: no claim
+            }
+            let time = |k: &str| get_s(item, k).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+            let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| corrupt("NOTICE# day"))?;
+            claims.push(kenpo_notices::NoticeClaim { day, claimed_at: time("claimedAt").ok_or_else(|| corrupt("claimedAt"))?, sent_at: time("sentAt") });
+        }
+        Ok(kenpo_notices::NoticeInput { profile: household.profile, signup: household.signup, medical: household.medical, benefits: household.benefits, claims })
+    }
+
+    async fn claim_notice(&self, member: &MemberId, day: NaiveDate, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        // An UpdateItem that creates the claim: the sender's role writes no item whole (it could
+        // replace a profile), and only these attributes (the template's NoticeSender list).
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(member_pk(member), notice_sk(day))))
+            .update_expression("SET claimedAt = :c, expiresAt = :e")
+            // No claim, or one given back (`release_notice` removes `claimedAt`).
+            .condition_expression("attribute_not_exists(claimedAt) AND attribute_not_exists(sentAt)")
+            .expression_attribute_values(":c", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .expression_attribute_values(":e", expires_at(day + chrono::Duration::days(NOTICE_CLAIM_DAYS)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let error = unavailable(&e);
+                match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                    _ => Err(error),
                 }
             }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        }
+    }
+
+    async fn release_notice(&self, member: &MemberId, day: NaiveDate) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(member_pk(member), notice_sk(day))))
+            .update_expression("REMOVE claimedAt")
+            .condition_expression("attribute_exists(claimedAt) AND attribute_not_exists(sentAt)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error = unavailable(&e);
+                match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
+                    _ => Err(error),
+                }
             }
         }
-        Ok(household)
+    }
+
+    async fn settle_notice(&self, member: &MemberId, day: NaiveDate, sent_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(member_pk(member), notice_sk(day))))
+            .update_expression("SET sentAt = :s")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":s", s(sent_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(&e))
     }
 
     async fn file(&self, sha256: &str) -> Result<Option<FileRecord>, StoreError> {

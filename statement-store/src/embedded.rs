@@ -25,6 +25,10 @@ struct Tables {
     lock: Option<(String, DateTime<Utc>)>,
     /// Each file's current run and the chunks counted done.
     runs: HashMap<String, (ImportRun, BTreeSet<u32>)>,
+    /// The publication index: who has news on a day.
+    published: std::collections::BTreeMap<NaiveDate, BTreeSet<MemberId>>,
+    /// The update notices' claims.
+    notices: HashMap<(MemberId, NaiveDate), kenpo_notices::NoticeClaim>,
 }
 
 pub struct EmbeddedStatements {
@@ -64,6 +68,45 @@ impl StatementStore for EmbeddedStatements {
                 None => t.by_member.entry(change.member_id().clone()).or_default().push(key.clone()),
             }
             t.records.insert(key, (change.stored(), imported_on));
+            if let Some((day, member)) = crate::published(change, imported_on) {
+                t.published.entry(day).or_default().insert(member);
+            }
+        }
+        Ok(())
+    }
+
+    async fn published_on(&self, day: NaiveDate) -> Result<Vec<MemberId>, StoreError> {
+        Ok(self.tables().published.get(&day).map(|m| m.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn notice_input(&self, member: &MemberId) -> Result<kenpo_notices::NoticeInput, StoreError> {
+        let household = self.household(member, Scope::All).await?;
+        let claims = self.tables().notices.iter().filter(|((m, _), _)| m == member).map(|(_, c)| c.clone()).collect();
+        Ok(kenpo_notices::NoticeInput { profile: household.profile, signup: household.signup, medical: household.medical, benefits: household.benefits, claims })
+    }
+
+    async fn claim_notice(&self, member: &MemberId, day: NaiveDate, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let key = (member.clone(), day);
+        if t.notices.contains_key(&key) {
+            return Ok(false);
+        }
+        t.notices.insert(key, kenpo_notices::NoticeClaim { day, claimed_at: now, sent_at: None });
+        Ok(true)
+    }
+
+    async fn release_notice(&self, member: &MemberId, day: NaiveDate) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        let key = (member.clone(), day);
+        if t.notices.get(&key).is_some_and(|c| c.sent_at.is_none()) {
+            t.notices.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn settle_notice(&self, member: &MemberId, day: NaiveDate, sent_at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(claim) = self.tables().notices.get_mut(&(member.clone(), day)) {
+            claim.sent_at = Some(sent_at);
         }
         Ok(())
     }

@@ -138,4 +138,34 @@ pub trait StatementStore: Send + Sync {
     /// Count chunk `chunk` (0-based) of run `generation` of the file done, once: one conditional
     /// write, so a chunk delivered twice, or two chunks finishing together, count right.
     async fn count_chunk(&self, sha256: &str, generation: &str, chunk: u32) -> Result<ChunkCount, StoreError>;
+
+    /// The members with a record (not hidden) that became visible on `day` (Japan date): the
+    /// publication index `apply` keeps (`PUB#<day>` / `MEMBER#<id>`), so the notice run of a day
+    /// reads it with one Query, never a Scan (DESIGN.md Part 2). Sorted, each once.
+    async fn published_on(&self, day: NaiveDate) -> Result<Vec<MemberId>, StoreError>;
+
+    /// What the update notice's decision reads of `member` (`kenpo_notices::decide`): the notice
+    /// claims, the profile, the signup record and the household's records. DynamoDB: one Query
+    /// of the member's partition from `NOTICE#` to the medical lines.
+    async fn notice_input(&self, member: &MemberId) -> Result<kenpo_notices::NoticeInput, StoreError>;
+
+    /// Claim `member`'s notice of `day` before sending it: `false` when a claim exists already
+    /// (another sender, a redelivery). DynamoDB: a conditional UpdateItem creating
+    /// `NOTICE#<day>` with `claimedAt`.
+    async fn claim_notice(&self, member: &MemberId, day: NaiveDate, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Record that the claimed notice went (`sentAt`).
+    async fn settle_notice(&self, member: &MemberId, day: NaiveDate, sent_at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Give a claim back when its mail surely did not leave (the provider was unavailable), so a
+    /// retry sends it. DynamoDB: an UpdateItem removing `claimedAt` (never a delete: the sender's
+    /// role may delete nothing in a member's partition), conditioned on no `sentAt`.
+    async fn release_notice(&self, member: &MemberId, day: NaiveDate) -> Result<(), StoreError>;
+}
+
+/// The day a record put by `change` becomes visible for the notices (`max(publish_on, imported_on)`),
+/// with its member; `None` for a tombstone or a hidden record (neither is news).
+pub fn published(change: &Change, imported_on: NaiveDate) -> Option<(NaiveDate, MemberId)> {
+    let Change::Put { statement, .. } = change else { return None };
+    (!statement.hidden()).then(|| (kenpo_statements::read::visible_from(statement.publish_on(), imported_on), statement.member_id().clone()))
 }

@@ -31,6 +31,8 @@ const WAIT: Duration = Duration::from_secs(30);
 const SSO_SECRET: &str = "runtime-api-test-sso-secret-0123456789abcdef";
 const SESSION_KEY: &str = "RuntimeApiTestSessionKey0123456789abcdefghijklmnopqrstuvwxyzABCD";
 const SESSION_KEY_SECRET_ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:SessionKeySecret-AbCdEf";
+const UNSUBSCRIBE_KEY: &str = "RuntimeApiTestUnsubscribeKey0123456789abcdefghijklmnopqrstuvwxyz";
+const UNSUBSCRIBE_KEY_SECRET_ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:NotifyUnsubscribeKeySecret-AbCdEf";
 const ORIGIN_PARAM: &str = "https://kenpo.example";
 
 // ---------------------------------------------------------------------------------------------
@@ -58,6 +60,7 @@ impl Deployment {
         match name {
             "Table" => return self.table.clone(),
             "SessionKeySecret" => return SESSION_KEY_SECRET_ARN.into(),
+            "NotifyUnsubscribeKeySecret" => return UNSUBSCRIBE_KEY_SECRET_ARN.into(),
             "WelcomeMailConfigurationSet" => return "kenpo-web-welcome".into(),
             "SenderAddress" => return format!("webmaster@{}", self.sender_domain),
             "MailFromDomain" => return format!("mail.{}", self.sender_domain),
@@ -135,6 +138,7 @@ impl Deployment {
             return match reference {
                 r if r == sso_secret_name => SSO_SECRET.into(),
                 SESSION_KEY_SECRET_ARN => SESSION_KEY.into(),
+                UNSUBSCRIBE_KEY_SECRET_ARN => UNSUBSCRIBE_KEY.into(),
                 other => panic!("unknown secret {other}"),
             };
         }
@@ -464,6 +468,16 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                         "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:kenpo-web-ImportChunkQueue", "awsRegion": "ap-northeast-1"}]});
                     let (id, r) = run.invoke(&event);
                     assert_eq!(r, json!({"batchItemFailures": []}));
+                    (id, r)
+                }
+                "unsubscribe" => {
+                    // A link that is not ours: the 400 page, nothing read or changed.
+                    let mut event = http_event("GET", "/unsubscribe", &[], &[], None);
+                    event["rawQueryString"] = json!("t=not.a.token");
+                    event["queryStringParameters"] = json!({"t": "not.a.token"});
+                    let (id, r) = run.invoke(&event);
+                    assert_eq!(r["statusCode"], 400, "{r}\n{:#?}", run.logs());
+                    assert!(header(&r, "content-type").starts_with("text/html"), "a page: {r}");
                     (id, r)
                 }
                 "ses-events" => {

@@ -61,3 +61,23 @@ async fn carrier_addresses_go_out_quoted() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["destinations"]["ToAddresses"][0], format!("\"{local}\"@docomo.ne.jp"));
 }
+
+/// The update notice's own header fields (RFC 8058) reach SES intact: a mail with headers goes as
+/// raw MIME (moto keeps the raw message; SES's simple content has no place for headers).
+#[tokio::test]
+async fn a_mail_with_headers_goes_as_raw_mime_with_them() {
+    let config = moto_config().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let domain = format!("h{:08x}.example.jp", rand::random::<u32>());
+    ses.create_email_identity().email_identity(&domain).send().await.unwrap();
+    let to = format!("n{:08x}@example.jp", rand::random::<u32>());
+    let mut notice = mail(&to, &format!("webmaster@{domain}"));
+    notice.headers = vec![("List-Unsubscribe".into(), "<https://kenpo.example/unsubscribe?t=T>".into()), ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into())];
+    notice.from_name = Some("健康保険組合".into());
+    SesMailer::new(ses, None).send(&notice).await.unwrap();
+    let data: serde_json::Value = ureq::get(&format!("{}/moto-api/data.json", moto_endpoint())).call().unwrap().into_json().unwrap();
+    let raw = data["ses"].to_string();
+    let ours = raw.split("List-Unsubscribe-Post").count() > 1 && raw.contains(&to);
+    assert!(ours, "moto holds the raw message with the headers and the recipient");
+    assert!(raw.contains("List-Unsubscribe: <https://kenpo.example/unsubscribe?t=T>"));
+}

@@ -145,6 +145,48 @@ async fn a_refused_file_is_checked_again((_, store): Stores) {
     assert_eq!((again.status, again.report.applied), (FileStatus::Applied, 1));
 }
 
+/// The publication index: each member with a record (not hidden) that becomes visible on a day is
+/// listed under that day (its `publish_on`, or the import day when later), once; a hidden line or a
+/// cancellation lists nobody.
+async fn the_publication_index_names_who_has_news_on_a_day((_, store): Stores) {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let lines = file(Medical, &[
+        medical("p-1", "N", "P1", "00", "202609", 3000, false, "20261125"),
+        medical("p-2", "N", "P1", "01", "202609", 2000, false, "20261125"),
+        medical("p-3", "N", "P2", "00", "202609", 3000, true, "20261125"),
+        medical("p-4", "N", "P3", "00", "202609", 3000, false, "20261110"),
+    ]);
+    import_file(store.as_ref(), &lines, at(20), &Quiet).await.unwrap();
+    assert_eq!(store.published_on(day(25)).await.unwrap(), vec![id("P1")], "each once; the hidden line lists nobody");
+    assert_eq!(store.published_on(day(20)).await.unwrap(), vec![id("P3")], "published before the import: the import's day");
+    assert_eq!(store.published_on(day(10)).await.unwrap(), Vec::<MemberId>::new());
+    let cancelled = file(Medical, &[cancellation("p-1", "P1")]);
+    import_file(store.as_ref(), &cancelled, at(21), &Quiet).await.unwrap();
+    assert_eq!(store.published_on(day(21)).await.unwrap(), Vec::<MemberId>::new(), "a D is no news");
+}
+
+/// A member's notice of a day is claimed once, settled, and read back with the household.
+async fn a_notice_is_claimed_once_and_read_back((signups, store): Stores) {
+    let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    signups.put_members(&[member("N1", "06133946", "19810403")]).await.unwrap();
+    import_file(store.as_ref(), &file(Medical, &[medical("n-1", "N", "N1", "00", "202609", 3000, false, "20261125")]), at(20), &Quiet).await.unwrap();
+    assert!(store.notice_input(&id("N1")).await.unwrap().claims.is_empty());
+    assert!(store.claim_notice(&id("N1"), day, at(25)).await.unwrap());
+    assert!(!store.claim_notice(&id("N1"), day, at(25) + Duration::seconds(1)).await.unwrap(), "a second claim of the same day");
+    let input = store.notice_input(&id("N1")).await.unwrap();
+    assert_eq!(input.claims, vec![kenpo_notices::NoticeClaim { day, claimed_at: at(25), sent_at: None }]);
+    assert_eq!((input.medical.len(), input.profile.map(|p| p.member_id)), (1, Some(id("N1"))), "the household comes with it");
+    // Given back (the provider was unavailable): claimed again by the retry.
+    store.release_notice(&id("N1"), day).await.unwrap();
+    assert!(store.notice_input(&id("N1")).await.unwrap().claims.is_empty(), "given back");
+    assert!(store.claim_notice(&id("N1"), day, at(25)).await.unwrap());
+    store.settle_notice(&id("N1"), day, at(25) + Duration::seconds(2)).await.unwrap();
+    store.release_notice(&id("N1"), day).await.unwrap();
+    assert_eq!(store.notice_input(&id("N1")).await.unwrap().claims[0].sent_at, Some(at(25) + Duration::seconds(2)), "a sent notice is never given back");
+    assert!(!store.claim_notice(&id("N1"), day, at(26)).await.unwrap());
+    assert_eq!(store.household(&id("N1"), Scope::All).await.unwrap().medical.len(), 1, "the pages' read is unchanged");
+}
+
 macro_rules! contract_suite {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -171,6 +213,8 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(
+    the_publication_index_names_who_has_news_on_a_day,
+    a_notice_is_claimed_once_and_read_back,
     a_file_lands_in_its_household_only,
     re_delivery_changes_nothing,
     corrections_and_cancellations,

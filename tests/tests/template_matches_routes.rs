@@ -295,6 +295,7 @@ fn each_function_may_do_only_what_its_code_does() {
         ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
+        ("unsubscribe", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
@@ -408,7 +409,7 @@ fn signup_writers_may_write_only_the_records_attributes() {
             }
         }
     }
-    assert_eq!(writers, 7, "the four steps, logout, the welcome mail and the bounce handler");
+    assert_eq!(writers, 8, "the four steps, logout, the welcome mail, the bounce handler and the unsubscribe");
     assert!(logout.is_subset(&allowed) && !logout.contains("email") && !logout.contains("notifyMedicalExpenses"), "logout cannot move the member's mail");
 }
 

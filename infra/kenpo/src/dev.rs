@@ -59,6 +59,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
             eprintln!("{}: {}件の加入者を読み込みました。", file.display(), members.len());
         }
         crate::seed_statements::seed_statements(statements.as_ref(), SystemClock.now()).await?;
+        crate::notices::mark_notified(statements.as_ref(), SystemClock.today_in_japan(), SystemClock.now()).await.map_err(|e| e.to_string())?;
     }
     for file in &options.statements {
         let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -72,6 +73,9 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let dev = Arc::new(Dev { app, handoff, mailer, statements, outbox: outbox.clone() });
     if let Some(rx) = changes {
         tokio::spawn(crate::welcome::feed(dev.clone(), rx));
+    }
+    if !options.statements.is_empty() {
+        crate::notices::notify_today(dev.clone());
     }
     if let Some(config) = aws_config {
         tokio::spawn(crate::stream::follow(dev.clone(), config));

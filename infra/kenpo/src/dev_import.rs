@@ -97,7 +97,17 @@ async fn page(headers: HeaderMap) -> Response {
     render(base_of(&headers), None)
 }
 
-async fn apply(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
+/// The file applied; when it was, today's update notices go out (DESIGN.md Part 2: at once in
+/// the dev server).
+async fn apply(dev: &Arc<Dev>, bytes: &[u8]) -> Result<Imported, ApiError> {
+    let imported = apply_file(dev, bytes).await?;
+    if !imported.report.is_refused() {
+        crate::notices::notify_today(dev.clone());
+    }
+    Ok(imported)
+}
+
+async fn apply_file(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
     import_file(dev.statements.as_ref(), bytes, dev.app.clock.now(), &Quiet).await.map_err(|e| match e {
         ImportError::Busy => {
             let mut e = ApiError::with_message(ErrorCode::TemporarilyUnavailable, "ほかのファイルを取り込み中です。終わってからもう一度お試しください。");
@@ -132,7 +142,7 @@ async fn post(State(dev): State<Arc<Dev>>, headers: HeaderMap, request: axum::ex
     }
 }
 
-async fn form_post(dev: &Dev, base: String, request: axum::extract::Request) -> Response {
+async fn form_post(dev: &Arc<Dev>, base: String, request: axum::extract::Request) -> Response {
     let mut form = match Multipart::from_request(request, &()).await {
         Ok(f) => f,
         Err(e) => return e.into_response(),

@@ -27,6 +27,8 @@ use kenpo_statement_store::StatementStore;
 /// Everything the dev server hosts: the API handlers' state, the portal's token verifier
 /// (portal-entry's), the mailer (send-welcome-email's), the statements (read-statements' and the
 /// import's) and the outbox folder (None with `--aws`).
+pub mod notices;
+
 pub struct Dev {
     pub app: Arc<App>,
     pub handoff: HandoffVerifier,

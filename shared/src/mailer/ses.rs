@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag, RawMessage};
 
 use super::{MailError, Mailer, OutgoingMail};
 
@@ -46,17 +47,24 @@ fn describe(e: &SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpRespon
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
-        let mut body = Body::builder().text(utf8(&mail.text)?);
-        if let Some(html) = &mail.html {
-            body = body.html(utf8(html)?);
-        }
-        let message = Message::builder().subject(utf8(&mail.subject)?).body(body.build()).build();
+        // A mail with header fields of its own (the update notice's RFC 8058 pair) goes as raw MIME,
+        // the outbox's message: SES's simple content has no place for them.
+        let content = if mail.headers.is_empty() {
+            let mut body = Body::builder().text(utf8(&mail.text)?);
+            if let Some(html) = &mail.html {
+                body = body.html(utf8(html)?);
+            }
+            EmailContent::builder().simple(Message::builder().subject(utf8(&mail.subject)?).body(body.build()).build()).build()
+        } else {
+            let raw = RawMessage::builder().data(Blob::new(super::outbox::render_eml(mail)?)).build().map_err(|e| MailError::Rejected(e.to_string()))?;
+            EmailContent::builder().raw(raw).build()
+        };
         let result = self
             .client
             .send_email()
             .from_email_address(&mail.from)
             .destination(Destination::builder().to_addresses(mail.to.rfc5322()).build())
-            .content(EmailContent::builder().simple(message).build())
+            .content(content)
             .set_configuration_set_name(self.configuration_set.clone())
             .set_email_tags(mail.member_id.as_ref().and_then(|m| MessageTag::builder().name("member").value(m.as_str()).build().ok()).map(|t| vec![t]))
             .send()
