@@ -1,0 +1,156 @@
+//! Issue 12: the update notice as sent (`kenpo_notice_sender`), on the embedded stores with a
+//! recording mailer: exactly once under duplicate and concurrent deliveries and a crash between
+//! each pair of steps, given back on an outage, a refused recipient marked, the rate never
+//! exceeded (tokio's paused clock: no timed assertion), and who gets one in a day's run.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use kenpo_notice_sender::{NoticeError, Notifier, Outcome, Outlets, Pacer, notify_member, run_day};
+use kenpo_shared::clock::{Clock, ManualClock};
+use kenpo_shared::config::Settings;
+use kenpo_shared::domain::{EmailAddress, MemberId, Step};
+use kenpo_shared::mailer::MailError;
+use kenpo_shared::store::embedded::EmbeddedStore;
+use kenpo_shared::store::{Expect, SignupRecord, SignupStore};
+use kenpo_statement_store::StatementStore;
+use kenpo_statement_store::embedded::EmbeddedStatements;
+use kenpo_statement_store::import::{Quiet, import_file};
+use kenpo_statements::types::StatementKind::Medical;
+use kenpo_tests::statements::{file, medical};
+use kenpo_tests::{RecordingMailer, member};
+
+/// The publication day, and 10:00 Japan time on it.
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+}
+
+struct Rig {
+    signups: Arc<EmbeddedStore>,
+    statements: Arc<EmbeddedStatements>,
+    mailer: RecordingMailer,
+    clock: ManualClock,
+    notifier: Notifier,
+}
+
+impl Rig {
+    fn outlets(&self) -> Outlets<'_> {
+        Outlets { statements: self.statements.as_ref(), signups: self.signups.as_ref(), mailer: &self.mailer, clock: &self.clock }
+    }
+
+    async fn notify(&self, member: &str) -> Result<Outcome, NoticeError> {
+        notify_member(&self.notifier, &self.outlets(), &Pacer::new(1000.0), &MemberId::parse(member).unwrap(), day()).await
+    }
+}
+
+/// `n` completed members N000…, all 必要 with an address but `not_wanted` (不要) and `no_address`,
+/// each with a line published on `day()`, imported the day before.
+async fn rig(n: usize, not_wanted: &[usize], no_address: &[usize]) -> Rig {
+    let signups = Arc::new(EmbeddedStore::new());
+    let statements = Arc::new(EmbeddedStatements::new(signups.clone()));
+    let settings = Settings::development();
+    let mut rows = Vec::new();
+    for i in 0..n {
+        let id = format!("N{i:03}");
+        signups.put_members(&[member(&id, "06133946", "19810403")]).await.unwrap();
+        let mut r = SignupRecord::new(MemberId::parse(&id).unwrap(), Utc.with_ymd_and_hms(2026, 10, 1, 1, 0, 0).unwrap());
+        (r.version, r.state, r.completed_at, r.terms_version) = (1, Step::Completed, Some(r.updated_at), Some(settings.terms_version.clone()));
+        r.notify_medical_expenses = Some(!not_wanted.contains(&i));
+        r.email = if no_address.contains(&i) { None } else { EmailAddress::from_stored(&format!("n{i:03}@example.jp")) };
+        signups.put_signup(&r, Expect::Absent).await.unwrap();
+        rows.push(medical(&format!("nl-{i}"), "N", &id, "00", "202610", 1000, false, "20261201"));
+    }
+    import_file(statements.as_ref(), &file(Medical, &rows), Utc.with_ymd_and_hms(2026, 11, 30, 1, 0, 0).unwrap(), &Quiet).await.unwrap();
+    let key = kenpo_notices::UnsubscribeKey::new(&settings.notify_unsubscribe_key).unwrap();
+    let notifier = Notifier { policy: settings.policy(), settings, key, site: "https://kenpo.example".into() };
+    Rig { signups, statements, mailer: RecordingMailer::default(), clock: ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap()), notifier }
+}
+
+#[tokio::test]
+async fn a_days_run_mails_exactly_who_chose_it() {
+    let r = rig(6, &[1], &[2]).await;
+    let report = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0), day()).await.unwrap();
+    assert_eq!((report.members, report.sent, report.skipped, report.failed), (6, 4, 2, 0));
+    let mut to: Vec<String> = r.mailer.sent.lock().unwrap().iter().map(|m| m.to.as_str().to_owned()).collect();
+    to.sort();
+    assert_eq!(to, ["n000@example.jp", "n003@example.jp", "n004@example.jp", "n005@example.jp"]);
+    // The same run again (a redelivery, a second trigger): nothing more.
+    let again = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0), day()).await.unwrap();
+    assert_eq!((again.sent, r.mailer.count()), (0, 4));
+}
+
+#[tokio::test]
+async fn duplicate_and_concurrent_deliveries_send_once() {
+    let r = rig(1, &[], &[]).await;
+    let outcomes = kenpo_tests::join_all((0..8).map(|_| r.notify("N000"))).await;
+    assert_eq!(r.mailer.count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, Ok(Outcome::Sent))).count(), 1);
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(Outcome::Sent | Outcome::Skipped("already_sent" | "claimed_elsewhere")) | Err(NoticeError::InFlight))), "{outcomes:?}");
+    assert_eq!(r.notify("N000").await.unwrap(), Outcome::Skipped("already_sent"));
+}
+
+/// A sender that died after the claim (before the send, or after it but before `sentAt`): within
+/// the lease the retry waits; after it, nobody knows whether the mail left, so it is never sent
+/// again (the dead-letter queue on AWS).
+#[tokio::test]
+async fn a_crash_between_the_steps_never_sends_twice() {
+    let r = rig(1, &[], &[]).await;
+    let m = MemberId::parse("N000").unwrap();
+    assert!(r.statements.claim_notice(&m, day(), r.clock.now()).await.unwrap(), "claimed, then the sender died");
+    assert!(matches!(r.notify("N000").await, Err(NoticeError::InFlight)));
+    r.clock.advance(Duration::seconds(kenpo_notices::decide::CLAIM_LEASE_SECONDS));
+    assert!(matches!(r.notify("N000").await, Err(NoticeError::Unconfirmed)));
+    assert_eq!(r.mailer.count(), 0, "never sent on a guess");
+}
+
+#[tokio::test]
+async fn an_outage_gives_the_claim_back_and_a_refused_recipient_is_marked() {
+    let r = rig(2, &[], &[]).await;
+    *r.mailer.fail_with.lock().unwrap() = Some(|| MailError::Unavailable("Throttling (HTTP 400)".into()));
+    assert!(matches!(r.notify("N000").await, Err(NoticeError::Mail(MailError::Unavailable(_)))));
+    *r.mailer.fail_with.lock().unwrap() = None;
+    assert_eq!(r.notify("N000").await.unwrap(), Outcome::Sent, "the retry sends");
+    assert_eq!(r.mailer.count(), 1);
+    *r.mailer.fail_with.lock().unwrap() = Some(|| MailError::Rejected("MessageRejected (HTTP 400)".into()));
+    assert_eq!(r.notify("N001").await.unwrap(), Outcome::Rejected);
+    let marked = r.signups.get_signup(&MemberId::parse("N001").unwrap()).await.unwrap().unwrap();
+    assert_eq!(marked.email_problem, Some(kenpo_shared::signup::EmailProblem::Rejected));
+    *r.mailer.fail_with.lock().unwrap() = None;
+    assert_eq!(r.notify("N001").await.unwrap(), Outcome::Skipped("already_sent"), "no retry of a refused notice");
+}
+
+/// `NOTIFY_SEND_RATE`: in any one-second window of tokio's (paused, auto-advancing) clock, no more
+/// sends than the rate.
+#[tokio::test(start_paused = true)]
+async fn the_rate_is_never_exceeded() {
+    let r = rig(30, &[], &[]).await;
+    let pacer = Pacer::new(10.0);
+    let started = tokio::time::Instant::now();
+    let stamps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = {
+        let stamped = StampingMailer { inner: &r.mailer, stamps: stamps.clone() };
+        let o = Outlets { statements: r.statements.as_ref(), signups: r.signups.as_ref(), mailer: &stamped, clock: &r.clock };
+        run_day(&r.notifier, &o, &pacer, day()).await.unwrap()
+    };
+    assert_eq!(report.sent, 30);
+    let stamps = stamps.lock().unwrap().clone();
+    for (i, t) in stamps.iter().enumerate() {
+        let in_window = stamps[i..].iter().take_while(|u| **u - *t < std::time::Duration::from_secs(1)).count();
+        assert!(in_window <= 10, "{in_window} sends within one second from send {i}");
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(2900), "30 sends at 10 a second take about 3 s of the paused clock");
+}
+
+/// Records when (tokio's clock) each mail was handed over.
+struct StampingMailer<'a> {
+    inner: &'a RecordingMailer,
+    stamps: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
+}
+
+#[async_trait::async_trait]
+impl kenpo_shared::mailer::Mailer for StampingMailer<'_> {
+    async fn send(&self, mail: &kenpo_shared::mailer::OutgoingMail) -> Result<String, MailError> {
+        self.stamps.lock().unwrap().push(tokio::time::Instant::now());
+        self.inner.send(mail).await
+    }
+}
