@@ -309,7 +309,7 @@ fn each_function_may_do_only_what_its_code_does() {
         (
             "import-statements",
             &[
-                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*",
+                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*", "dynamodb:BatchWriteItem PUB#*",
                 "dynamodb:DeleteItem IMPORT#*", "dynamodb:GetItem IMPORT#*", "dynamodb:PutItem IMPORT#*", "dynamodb:UpdateItem IMPORT#*",
             ],
             &[
@@ -321,7 +321,7 @@ fn each_function_may_do_only_what_its_code_does() {
         (
             "apply-statements",
             &[
-                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*",
+                "dynamodb:BatchGetItem MEMBER#*", "dynamodb:BatchGetItem REC#*", "dynamodb:BatchWriteItem MEMBER#*", "dynamodb:BatchWriteItem REC#*", "dynamodb:BatchWriteItem PUB#*",
                 "dynamodb:DeleteItem IMPORT#*", "dynamodb:GetItem IMPORT#*", "dynamodb:PutItem IMPORT#*", "dynamodb:UpdateItem IMPORT#*",
             ],
             &[
