@@ -66,7 +66,7 @@ impl Deployment {
             "MailFromDomain" => return format!("mail.{}", self.sender_domain),
             "AllowedOrigins" => return ORIGIN_PARAM.into(),
             "PortalUrl" => return format!("{PORTAL_ORIGIN}/menu"),
-            "ImportChunkQueue" | "ImportWaitQueue" => return format!("https://sqs.ap-northeast-1.amazonaws.com/123456789012/{STACK}-{name}"),
+            "ImportChunkQueue" | "ImportWaitQueue" | "NoticeQueue" => return format!("https://sqs.ap-northeast-1.amazonaws.com/123456789012/{STACK}-{name}"),
             "AWS::StackName" => return STACK.into(),
             "AWS::Region" => return "ap-northeast-1".into(),
             "AWS::AccountId" => return "123456789012".into(),
@@ -90,6 +90,15 @@ impl Deployment {
             Yaml::Tagged(tagged) if tagged.tag == "Sub" => self.sub(t, tagged.value.as_str().expect("!Sub with a plain string")),
             Yaml::Mapping(m) if m.len() == 1 && m.contains_key("Ref") => self.reference(t, m["Ref"].as_str().unwrap()),
             Yaml::Mapping(m) if m.len() == 1 && m.contains_key("Fn::Sub") => self.sub(t, m["Fn::Sub"].as_str().expect("Fn::Sub with a plain string")),
+            // `!Select [i, !Split [separator, text]]`.
+            Yaml::Tagged(tagged) if tagged.tag == "Select" => {
+                let args = tagged.value.as_sequence().expect("!Select [i, list]");
+                let i = args[0].as_u64().expect("an index") as usize;
+                let Yaml::Tagged(split) = &args[1] else { panic!("the test resolves !Select of !Split only") };
+                let parts = split.value.as_sequence().expect("!Split [separator, text]");
+                let (separator, text) = (parts[0].as_str().expect("a separator"), self.resolve(t, &parts[1]));
+                text.split(separator).nth(i).unwrap_or("").to_owned()
+            }
             other => panic!("the test cannot resolve {other:?} in an environment variable"),
         }
     }
@@ -468,6 +477,21 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                         "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:kenpo-web-ImportChunkQueue", "awsRegion": "ap-northeast-1"}]});
                     let (id, r) = run.invoke(&event);
                     assert_eq!(r, json!({"batchItemFailures": []}));
+                    (id, r)
+                }
+                "notify-publication" => {
+                    // The daily schedule's event: today's members with news (none in a new table), queued.
+                    let event = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.scheduler", "account": "123456789012", "time": "2026-11-30T00:00:00Z", "region": "ap-northeast-1", "resources": [], "detail": {}});
+                    let (id, r) = run.invoke(&event);
+                    assert!(r["queued"] == json!(0) || r["queued"].is_null(), "{r}\n{:#?}", run.logs());
+                    (id, r)
+                }
+                "send-update-notice" => {
+                    // A member the table does not hold: nothing to send, nothing to retry.
+                    let event = json!({"Records": [{"messageId": "n1", "receiptHandle": "r1", "body": json!({"member": "NOBODY", "day": "2026-11-30"}).to_string(), "attributes": {},
+                        "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:kenpo-web-NoticeQueue", "awsRegion": "ap-northeast-1"}]});
+                    let (id, r) = run.invoke(&event);
+                    assert_eq!(r, json!({"batchItemFailures": []}), "{:#?}", run.logs());
                     (id, r)
                 }
                 "unsubscribe" => {

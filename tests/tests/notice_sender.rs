@@ -154,3 +154,53 @@ impl kenpo_shared::mailer::Mailer for StampingMailer<'_> {
         self.inner.send(mail).await
     }
 }
+
+/// The queue of a run, in memory.
+#[derive(Default)]
+struct ListQueue(std::sync::Mutex<Vec<(NaiveDate, MemberId)>>);
+
+#[async_trait::async_trait]
+impl notify_publication::NoticeQueue for ListQueue {
+    async fn put(&self, day: NaiveDate, members: &[MemberId]) -> Result<(), notify_publication::QueueError> {
+        self.0.lock().unwrap().extend(members.iter().map(|m| (day, m.clone())));
+        Ok(())
+    }
+}
+
+/// The day's run (notify-publication): from 09:00 Japan time, one message per member with news
+/// today; before 09:00 (an import finishing early) nothing: the schedule's run does it.
+#[tokio::test]
+async fn the_days_run_queues_whoever_has_news_from_nine_japan_time() {
+    let r = rig(3, &[1], &[]).await;
+    let queue = ListQueue::default();
+    let early = Utc.with_ymd_and_hms(2026, 11, 30, 23, 59, 0).unwrap(); // 08:59 on 12-01 in Japan
+    let run = notify_publication::run(r.statements.as_ref(), &queue, early).await.unwrap();
+    assert_eq!((run.day, run.queued), (day(), None));
+    assert!(queue.0.lock().unwrap().is_empty());
+    let nine = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+    let run = notify_publication::run(r.statements.as_ref(), &queue, nine).await.unwrap();
+    assert_eq!(run.queued, Some(3), "everyone with news; the sender decides who gets a mail");
+    let queued: Vec<String> = queue.0.lock().unwrap().iter().map(|(d, m)| format!("{d} {}", m.as_str())).collect();
+    assert_eq!(queued, ["2026-12-01 N000", "2026-12-01 N001", "2026-12-01 N002"]);
+}
+
+/// The queue consumer: a batch's failed notices are reported by message id (only they come back);
+/// a malformed message is dropped, never retried forever.
+#[tokio::test]
+async fn the_consumer_reports_only_the_failed_messages() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let r = rig(2, &[], &[]).await;
+    let message = |id: &str, body: &str| {
+        let mut m = SqsMessage::default();
+        (m.message_id, m.body) = (Some(id.into()), Some(body.into()));
+        m
+    };
+    let m0 = r.statements.claim_notice(&MemberId::parse("N000").unwrap(), day(), r.clock.now()).await.unwrap();
+    assert!(m0, "N000's notice is in flight elsewhere");
+    let mut event = SqsEvent::default();
+    event.records = vec![message("a", r#"{"member":"N000","day":"2026-12-01"}"#), message("b", r#"{"member":"N001","day":"2026-12-01"}"#), message("c", "not json")];
+    let response = send_update_notice::handle(&r.notifier, &r.outlets(), &Pacer::new(1000.0), event).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["a"], "in flight: retried later; sent: done; malformed: dropped");
+    assert_eq!(r.mailer.count(), 1);
+}

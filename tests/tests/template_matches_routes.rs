@@ -296,6 +296,12 @@ fn each_function_may_do_only_what_its_code_does() {
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
         ("unsubscribe", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
+        ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue"]),
+        (
+            "send-update-notice",
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"],
+            &["ses:SendEmail", "sqs:ChangeMessageVisibility NoticeQueue", "sqs:DeleteMessage NoticeQueue", "sqs:GetQueueAttributes NoticeQueue", "sqs:ReceiveMessage NoticeQueue"],
+        ),
         ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
@@ -379,6 +385,8 @@ fn signup_writers_may_write_only_the_records_attributes() {
     use kenpo_shared::store::dynamodb::{CONSENT_ATTRIBUTES, END_SESSIONS_ATTRIBUTES, SIGNUP_ATTRIBUTES};
     let allowed: BTreeSet<&str> = SIGNUP_ATTRIBUTES.iter().chain(CONSENT_ATTRIBUTES).copied().collect();
     let logout: BTreeSet<&str> = END_SESSIONS_ATTRIBUTES.iter().copied().collect();
+    // The notice sender: the record's (it marks a refused recipient) and its claim's.
+    let notice_sender: BTreeSet<&str> = allowed.iter().copied().chain(["claimedAt", "sentAt", "expiresAt"]).collect();
     for profile_field in ["insurerNumber", "birthDate", "name", "leftOn", "category"] {
         assert!(!allowed.contains(profile_field), "{profile_field}");
     }
@@ -402,14 +410,18 @@ fn signup_writers_may_write_only_the_records_attributes() {
                         .iter()
                         .filter_map(Value::as_str)
                         .collect();
-                    let expected = if function_name(&f) == "portal-entry" { &logout } else { &allowed };
+                    let expected = match function_name(&f).as_str() {
+                        "portal-entry" => &logout,
+                        "send-update-notice" => &notice_sender,
+                        _ => &allowed,
+                    };
                     assert_eq!(&listed, expected, "{name}");
                     writers += 1;
                 }
             }
         }
     }
-    assert_eq!(writers, 8, "the four steps, logout, the welcome mail, the bounce handler and the unsubscribe");
+    assert_eq!(writers, 9, "the four steps, logout, the welcome mail, the bounce handler, the unsubscribe and the notice sender");
     assert!(logout.is_subset(&allowed) && !logout.contains("email") && !logout.contains("notifyMedicalExpenses"), "logout cannot move the member's mail");
 }
 
