@@ -757,11 +757,14 @@ async fn an_ses_refusal_naming_an_address_is_logged_without_it() {
     blocking(move || {
         let mut run = Running::start(&function(&d, "send-welcome-email"), &[]);
         let (_, r) = run.invoke(&event);
-        assert_eq!(r, json!({"batchItemFailures": []}), "{:#?}", run.logs());
+        // The society's configuration (an unverified sender): retried, the member's address never marked.
+        assert_eq!(r["batchItemFailures"].as_array().map(Vec::len), Some(1), "{r}\n{:#?}", run.logs());
         let logs = run.logs();
         let refusal = logs.iter().find(|l| l.contains("MessageRejected")).unwrap_or_else(|| panic!("the refusal is logged by its code: {logs:#?}"));
         assert!(refusal.contains("request id"), "{refusal}");
         assert!(!logs.iter().any(|l| l.contains('@')), "no address in any log line: {logs:#?}");
     })
     .await;
+    let stored = store.get_signup(&kenpo_shared::domain::MemberId::parse("U0001").unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.email_problem, None, "the society's configuration never marks a member's address");
 }

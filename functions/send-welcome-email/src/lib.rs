@@ -74,8 +74,9 @@ pub async fn handle_stream(app: &App, mailer: &dyn Mailer, event: Event) -> Dyna
             Err(e) => Err(WelcomeError::Store(e)),
         };
         if let Err(e) = result {
-            // The code only: a provider's error text can name the recipient.
-            tracing::error!(code = e.code(), "welcome mail not settled; the record is retried, then dead-lettered");
+            // The code, and the provider's code and request id (`SesMailer` keeps no SES text,
+            // which can name the recipient).
+            tracing::error!(code = e.code(), error = %e, "welcome mail not settled; the record is retried, then dead-lettered");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);

@@ -77,13 +77,16 @@ impl Mailer for SesMailer {
                 if matches!(e, SdkError::TimeoutError(_) | SdkError::ResponseError(_)) {
                     return Err(MailError::Ambiguous(context));
                 }
+                // Only a refusal of the recipient marks the member's address (DESIGN.md Part 2). SES
+                // refuses recipients after accepting (bounces, through the configuration set); what
+                // it refuses at once is the society's own configuration (the sandbox's unverified
+                // identities: MessageRejected; an unverified MAIL FROM domain; paused or suspended
+                // sending; a missing configuration set): the mail did not leave, nobody is marked,
+                // the message is retried and ends in the dead-letter queue with its alarm. A request
+                // SES cannot read for this recipient (BadRequest: an address it cannot take) is the
+                // one refusal of the recipient.
                 Err(match e.into_service_error() {
-                    SendEmailError::MessageRejected(_)
-                    | SendEmailError::MailFromDomainNotVerifiedException(_)
-                    | SendEmailError::AccountSuspendedException(_)
-                    | SendEmailError::SendingPausedException(_)
-                    | SendEmailError::BadRequestException(_)
-                    | SendEmailError::NotFoundException(_) => MailError::Rejected(context),
+                    SendEmailError::BadRequestException(_) => MailError::Rejected(context),
                     _ => MailError::Unavailable(context),
                 })
             }
