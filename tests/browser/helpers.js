@@ -175,7 +175,7 @@ export function outboxMails(dir) {
       const line = head.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${h}:`));
       return line ? decodeHeader(line.slice(h.length + 1).trim()) : '';
     };
-    return { name, subject: header('subject'), to: header('to') };
+    return { name, subject: header('subject'), to: header('to'), listUnsubscribe: header('list-unsubscribe'), listUnsubscribePost: header('list-unsubscribe-post') };
   });
 }
 

@@ -6,7 +6,7 @@
 // contract with fixtures; this one checks the whole path.)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkScreen, launchBrowser, phone, runAxe, startServer } from './helpers.js';
+import { checkScreen, launchBrowser, outboxMails, phone, runAxe, startServer, waitFor } from './helpers.js';
 
 let server;
 let browser;
@@ -132,6 +132,21 @@ describe('the demo household (D0005, with dependants) on the real APIs', () => {
     await login(page, 'D0001', /\/signup\/identity/);
     const other = await page.request.get(`${server.base}/api/medical-expenses`);
     assert.ok(!(await other.text()).includes('アップロード内科'), 'another member never sees it');
+
+    // The upload sent D0005 (医療費通知 必要) one update notice; its link stops them in one click.
+    const notice = await waitFor(() => outboxMails(server.outbox).find((m) => m.subject.includes('医療費通知等更新のお知らせ')));
+    assert.ok(notice, 'an update notice in the outbox');
+    assert.match(notice.to, /d0005@example\.jp/);
+    assert.equal(notice.listUnsubscribePost, 'List-Unsubscribe=One-Click');
+    const link = /<(https?:[^>]+)>/.exec(notice.listUnsubscribe)[1];
+    await page.goto(link);
+    await page.getByRole('heading', { level: 1, name: 'お知らせの停止' }).waitFor();
+    await page.getByRole('button', { name: 'お知らせを停止する' }).click();
+    await page.getByRole('heading', { level: 1, name: 'お知らせを停止しました' }).waitFor();
+    await login(page, 'D0005');
+    await page.waitForURL('**/menu');
+    await page.locator('#show-notify').filter({ hasText: '不要' }).waitFor();
+    assert.equal(outboxMails(server.outbox).filter((m) => m.subject.includes('医療費通知等更新のお知らせ')).length, 1, 'one notice');
     await context.close();
   });
 });

@@ -87,6 +87,10 @@ struct ShownMail {
     to: String,
     date: String,
     text: String,
+    /// The HTML part as its source (shown escaped), if any.
+    html: Option<String>,
+    /// Header fields a developer checks on the update notice (RFC 8058), as written.
+    headers: Vec<(String, String)>,
 }
 
 fn address_of(a: Option<&mail_parser::Address<'_>>) -> String {
@@ -113,6 +117,11 @@ fn decode_mail(bytes: &[u8]) -> Option<ShownMail> {
         to: address_of(message.to()),
         date: message.date().map(|d| d.to_rfc3339()).unwrap_or_default(),
         text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+        html: message.body_html(0).map(|t| t.into_owned()),
+        headers: ["List-Unsubscribe", "List-Unsubscribe-Post"]
+            .iter()
+            .filter_map(|name| message.header_raw(*name).map(|v| ((*name).to_owned(), v.trim().to_owned())))
+            .collect(),
     })
 }
 
