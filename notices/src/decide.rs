@@ -85,9 +85,17 @@ pub fn decide(input: &NoticeInput, day: NaiveDate, now: DateTime<Utc>, policy: &
     if access_expired(input.profile.as_ref().and_then(|p| p.left_on), day) {
         return Decision::Skip("access_expired");
     }
-    // New since the last notice before `day`, or since the completion's day.
-    let since = input.claims.iter().map(|c| c.day).filter(|d| *d < day).max().or(signup.completed_at.map(japan_date));
-    let new = |visible: NaiveDate, hidden: bool, kept: bool| !hidden && kept && visible <= day && since.is_none_or(|s| visible > s);
+    // New since the last notice before `day` (after its day), or, before any notice, since the
+    // completion (from its day on: a day has no time, and a line published the day a member signs
+    // up must not go unnoticed).
+    let last_notice = input.claims.iter().map(|c| c.day).filter(|d| *d < day).max();
+    let completed_on = signup.completed_at.map(japan_date);
+    let after_baseline = |visible: NaiveDate| match (last_notice, completed_on) {
+        (Some(last), _) => visible > last,
+        (None, Some(completed)) => visible >= completed,
+        (None, None) => true,
+    };
+    let new = |visible: NaiveDate, hidden: bool, kept: bool| !hidden && kept && visible <= day && after_baseline(visible);
     let medical = input.medical.iter().filter(|r| new(r.visible_from(), r.record.hidden(), r.record.kept(day))).count();
     let benefits = input.benefits.iter().filter(|r| new(r.visible_from(), r.record.hidden(), r.record.kept(day))).count();
     if medical + benefits == 0 {
@@ -198,10 +206,14 @@ mod tests {
         input.medical[0].imported_on = day(3);
         input.medical.push(line("L2", day(3), day(2), false));
         assert_eq!(run(&input, 3), Decision::Send { to: EmailAddress::from_stored("taro@example.jp").unwrap(), medical: 2, benefits: 0 });
-        // Data visible before the member completed is not news.
+        // Data visible on the completion's day is news (a day has no time); before it, not.
+        let mut same_day = member();
+        same_day.signup.as_mut().unwrap().completed_at = Some(at(1) + Duration::hours(2));
+        assert!(matches!(run(&same_day, 1), Decision::Send { .. }));
         let mut late = member();
-        late.signup.as_mut().unwrap().completed_at = Some(at(1) + Duration::hours(2));
-        assert_eq!(run(&late, 1), Decision::Skip("nothing_new"));
+        late.medical[0].record.publish_on = day(1);
+        late.signup.as_mut().unwrap().completed_at = Some(at(2));
+        assert_eq!(run(&late, 2), Decision::Skip("nothing_new"), "visible the day before the completion");
     }
 
     #[test]

@@ -180,7 +180,17 @@ where
     };
     let cookie = app.sessions.renew(&session, app.clock.now());
     let confirmed = Confirmed::default();
+    let (member, issued_at) = (session.member_id.clone(), session.issued_at());
     let mut response = respond(handler(session, confirmed.clone()).await);
+    // A refusal given before the record's check (a malformed or invalid body): a copy of an ended
+    // cookie must get 401 all the same, so the record is read then (only on this error path).
+    if !confirmed.is_set() && response.status().is_client_error() && response.status() != StatusCode::UNAUTHORIZED {
+        match app.store.get_signup(&member).await {
+            Ok(Some(record)) if !record.accepts_session(issued_at) => return ApiError::unauthenticated().into_response(),
+            Ok(_) => confirmed.confirm(),
+            Err(e) => tracing::warn!(code = e.code(), "session not checked on a refusal"),
+        }
+    }
     if confirmed.is_set()
         && response.status() != StatusCode::UNAUTHORIZED
         && let Ok(value) = HeaderValue::from_str(&cookie)

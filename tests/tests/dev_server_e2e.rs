@@ -145,6 +145,17 @@ fn only_the_dev_servers_own_host_names_are_served() {
     for own in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("LOCALHOST:{port}")] {
         assert_eq!(status_line_with_host(&server, "/dev/portal", &own), "HTTP/1.1 200 OK", "{own}");
     }
+    // Ours and another (two Host fields), or another named in the request line: refused too.
+    assert_eq!(status_line_with_host(&server, "/dev/portal", &format!("127.0.0.1:{port}\r\nHost: rebind.attacker.example")), "HTTP/1.1 421 Misdirected Request");
+    assert_eq!(status_line_with_host(&server, "http://rebind.attacker.example/dev/portal", &format!("127.0.0.1:{port}")), "HTTP/1.1 421 Misdirected Request");
+    // Another site's page cannot upload statements (nor make the notices of a day).
+    let r = server.agent().post(&format!("{}/dev/import", server.base)).set("origin", "http://evil.example").set("content-type", "text/csv").send_string("record_id\r\n");
+    assert!(matches!(r, Err(ureq::Error::Status(403, _))), "{r:?}");
+    // A page address asked with another method: a page (405), never raw JSON.
+    match server.agent().get(&format!("{}/logout", server.base)).call() {
+        Err(ureq::Error::Status(405, r)) => assert_eq!(r.content_type(), "text/html"),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// `--aws` reaches a real table and SES: never with the public development keys.

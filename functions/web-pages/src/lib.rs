@@ -138,9 +138,7 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         return ApiError::not_found().into_response();
     }
     if !matches!(*req.method(), lambda_http::http::Method::GET | lambda_http::http::Method::HEAD) {
-        let mut response = ApiError::method_not_allowed().into_response();
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+        return message_page(settings, 405, "この操作は受け付けられません", "このページは表示するだけのページです。", Some("GET, HEAD"));
     }
     let page = match path {
         // The top page's script sends a member who has not finished the onboarding on to their step.
@@ -173,21 +171,32 @@ fn asset(name: &str, req: &Request) -> Response<Body> {
         "app.js" => ("text/javascript; charset=utf-8", &APP_JS_SERVED),
         "statements.css" => ("text/css; charset=utf-8", &STATEMENTS_CSS_SERVED),
         "statements.js" => ("text/javascript; charset=utf-8", &STATEMENTS_JS_SERVED),
-        _ => return ApiError::not_found().into_response(),
+        _ => return not_found_page(&Settings::development()),
     };
     encoded(asset_response(content_type, served.body.as_bytes()), req, Some(&served.gzipped))
 }
 
 /// A mistyped address: a page that says so and leads to the top page, never raw JSON.
 fn not_found_page(settings: &Settings) -> Response<Body> {
+    message_page(settings, 404, "ページが見つかりません", "お探しのページは見つかりませんでした。アドレスに誤りがないかご確認ください。", None)
+}
+
+/// A page of one message with the ways on (the top page, the portal); `allow`: the `Allow` of a 405.
+/// Also the dev server's answer to a page address asked with another method (`GET /logout`).
+pub fn message_page(settings: &Settings, status: u16, title: &str, detail: &str, allow: Option<&str>) -> Response<Body> {
     let portal = escape_html(safe_href(&settings.portal_url));
-    html_response(
-        404,
+    let (title, detail) = (escape_html(title), escape_html(detail));
+    let mut response = html_response(
+        status,
         format!(
-            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>ページが見つかりません - {SYSTEM_NAME}</title><link rel="stylesheet" href="/assets/app.css?v={css}"></head><body><main><h1>ページが見つかりません</h1><p>お探しのページは見つかりませんでした。アドレスに誤りがないかご確認ください。</p><p><a class="button" href="/menu">トップページへ</a></p><p><a href="{portal}">ポータルへ戻る</a></p></main></body></html>"#,
+            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} - {SYSTEM_NAME}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css?v={css}"></head><body><main><h1>{title}</h1><p>{detail}</p><p><a class="button" href="/menu">トップページへ</a></p><p><a href="{portal}">ポータルへ戻る</a></p></main></body></html>"#,
             css = APP_CSS_SERVED.fingerprint
         ),
-    )
+    );
+    if let Some(value) = allow.and_then(|a| HeaderValue::from_str(a).ok()) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 
@@ -316,10 +325,10 @@ mod tests {
         assert_eq!(js.status(), 200);
         assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
         assert!(body.contains("/api/medical-expenses") && body.contains("/api/benefits"));
-        for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/"] {
+        for path in ["/api/nope", "/api/"] {
             let (r, body) = page(Settings::development(), path).await;
             assert_eq!(r.status(), 404, "{path}");
-            assert!(body.contains("\"not_found\""), "{path}");
+            assert!(body.contains("\"not_found\""), "the API's addresses keep their JSON: {path}");
         }
         // Anything but GET or HEAD (the API's `$default` route brings every method here): 405.
         for path in ["/menu", "/nowhere"] {
@@ -328,7 +337,7 @@ mod tests {
             assert_eq!((r.status().as_u16(), r.headers()[header::ALLOW].to_str().unwrap()), (405, "GET, HEAD"), "{path}");
         }
         // A mistyped page address: a page, never raw JSON.
-        for path in ["/favicon.ico", "/menu/", "/signup/terms2"] {
+        for path in ["/favicon.ico", "/menu/", "/signup/terms2", "/assets/nope.js", "/assets/../Cargo.toml", "/assets/"] {
             let (r, body) = page(Settings::development(), path).await;
             assert_eq!((r.status().as_u16(), r.headers()[header::CONTENT_TYPE].to_str().unwrap()), (404, "text/html; charset=utf-8"), "{path}");
             assert!(body.contains("ページが見つかりません") && body.contains(r#"href="/menu""#), "{path}");

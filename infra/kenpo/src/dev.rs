@@ -120,8 +120,14 @@ async fn only_own_host(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if hosts.iter().any(|own| own.eq_ignore_ascii_case(host)) {
+    // Exactly one Host, ours; and a request line in absolute form (`GET http://…/`) names ours too.
+    let mut given = req.headers().get_all(axum::http::header::HOST).iter();
+    let host = match (given.next(), given.next()) {
+        (Some(h), None) => h.to_str().unwrap_or(""),
+        _ => "",
+    };
+    let ours = |name: &str| hosts.iter().any(|own| own.eq_ignore_ascii_case(name));
+    if ours(host) && req.uri().authority().is_none_or(|a| ours(a.as_str())) {
         return next.run(req).await;
     }
     let body = format!("kenpo dev answers only http://{}/\n", hosts[0]);

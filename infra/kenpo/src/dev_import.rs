@@ -122,6 +122,12 @@ async fn apply_file(dev: &Dev, bytes: &[u8]) -> Result<Imported, ApiError> {
 }
 
 async fn post(State(dev): State<Arc<Dev>>, headers: HeaderMap, request: axum::extract::Request) -> Response {
+    // Only the dev server's own pages may upload (a page of another site the developer visits
+    // must not inject statements and mails).
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !dev.app.settings.allowed_origins.iter().any(|o| o == origin) {
+        return to_axum(ApiError::cross_origin().into_response());
+    }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
         return form_post(&dev, base_of(&headers), request).await;

@@ -57,6 +57,7 @@ fn axum_path(path: &str) -> String {
 /// The router: the template's routes, then the dev pages, then 404. Errors: the template
 /// cannot be read, or names a method axum does not route.
 pub fn router(dev: Arc<Dev>) -> Result<Router, String> {
+    let dev_settings = Arc::new(dev.app.settings.clone());
     let mut by_path: std::collections::BTreeMap<String, MethodRouter<Arc<Dev>>> = std::collections::BTreeMap::new();
     for route in crate::routes::routes()? {
         let method = axum::http::Method::from_bytes(route.method.as_bytes()).map_err(|e| format!("{} {}: {e}", route.method, route.path))?;
@@ -77,7 +78,14 @@ pub fn router(dev: Arc<Dev>) -> Result<Router, String> {
     router = router.merge(crate::dev_import::routes());
     let inner = router.fallback(|State(dev): State<Arc<Dev>>, req: axum::extract::Request| async move { fallback(&dev, req).await }).with_state(dev);
     // Outside the whole router, so the 405's `Allow` (added by the method router) is there to rewrite.
-    Ok(Router::new().fallback_service(inner).layer(axum::middleware::map_response(json_method_not_allowed)))
+    let settings = dev_settings.clone();
+    Ok(Router::new().fallback_service(inner).layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+        let settings = settings.clone();
+        async move {
+            let page = !req.uri().path().starts_with("/api/");
+            method_not_allowed(next.run(req).await, page.then_some(settings.as_ref())).await
+        }
+    })))
 }
 
 /// A request through the router in-process (the tests), as the dev server would serve it.
@@ -121,13 +129,17 @@ async fn fallback(dev: &Dev, req: axum::extract::Request) -> axum::response::Res
     to_axum(invoke(dev, "web-pages", request).await)
 }
 
-/// The router's own 405 carries `Allow` but no body: give it the contract's JSON error, and
-/// write `Allow` as RFC 9110 lists it (`GET, HEAD`).
-async fn json_method_not_allowed(response: axum::response::Response) -> axum::response::Response {
+/// The router's own 405 carries `Allow` but no body: give it the contract's JSON error on the
+/// API, the pages' message page elsewhere (`page`: a browser typing `/logout` sees a page, never
+/// raw JSON), with `Allow` as RFC 9110 lists it (`GET, HEAD`).
+async fn method_not_allowed(response: axum::response::Response, page: Option<&kenpo_shared::config::Settings>) -> axum::response::Response {
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).map(|v| v.split(',').map(str::trim).collect::<Vec<_>>().join(", "));
+    if let Some(settings) = page {
+        return to_axum(web_pages::message_page(settings, 405, "この操作は受け付けられません", "このアドレスはこの方法では開けません。トップページからお進みください。", allow.as_deref()));
+    }
     let mut json = to_axum(ApiError::method_not_allowed().into_response());
     if let Some(v) = allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
         json.headers_mut().insert(header::ALLOW, v);
