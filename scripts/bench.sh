@@ -5,7 +5,7 @@
 # `kenpo dev` throughput, bootstrap and zip sizes. Results are ratios against a baseline measured in
 # the same run; nothing here asserts a time.
 #
-# Usage: scripts/bench.sh [--quick] [--skip-build] [--only cold,db,flow,cost,size,warm,load,reads,import]
+# Usage: scripts/bench.sh [--quick] [--skip-build] [--only cold,db,flow,cost,size,warm,load,reads,import,notices]
 #   --quick       fewer runs (cold 5, db 3, flow 30 onboardings)
 #   --skip-build  use the bootstraps already in target/lambda (scripts/sam-build.sh or an earlier run)
 #
@@ -144,6 +144,11 @@ if want reads; then
     cargo build -q --release --bin kenpo
     cargo build -q --release -p kenpo-bench --bin kenpo-reads
     KENPO_BIN="$ROOT/target/release/kenpo" "$ROOT/target/release/kenpo-reads" --members 50 --seconds "$([ "$QUICK" = 1 ] && echo 3 || echo 10)"
+fi
+if want notices; then
+    echo; echo "== the update notices at scale, simulated (release; bench/src/bin/kenpo-notices.rs): 100,000 members with news, 14 a second"
+    cargo build -q --release -p kenpo-bench --bin kenpo-notices
+    "$ROOT/target/release/kenpo-notices" "$([ "$QUICK" = 1 ] && echo 10000 || echo 100000)" 14
 fi
 if want import; then
     echo; echo "== the statements import (release; bench/src/bin/kenpo-import.rs): the streaming check of 1,000,000 lines, the embedded import, one BatchWriteItem / BatchGetItem and the S3 path on moto"

@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kenpo_shared::clock::start_of_japan_day;
 use kenpo_shared::domain::MemberId;
 use kenpo_shared::store::StoreError;
-use kenpo_shared::store::dynamodb::{decode_member, decode_signup, member_pk};
+use kenpo_shared::store::dynamodb::{decode_member, decode_signup, member_pk, partition_items};
 use kenpo_statements::import::{Change, StoredRecord};
 use kenpo_statements::read::Imported;
 use kenpo_statements::records::Statement;
@@ -183,31 +183,9 @@ fn household_of(items: &[Item]) -> Result<Household, StoreError> {
 }
 
 impl DynamoStatements {
-    /// The items of `member`'s partition with sort keys from `from` to `to`: one strongly
-    /// consistent Query (more pages only past 1 MB).
+    /// The items of `member`'s partition from `from` to `to` (`kenpo_shared`'s one partition read).
     async fn partition(&self, member: &MemberId, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(member_pk(member)))
-                .expression_attribute_values(":from", s(from))
-                .expression_attribute_values(":to", s(to))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        partition_items(&self.client, &self.table, member, from, to).await
     }
 
     /// Every item of `keys` (any order), strongly consistent, following UnprocessedKeys.

@@ -271,6 +271,35 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
+/// The items of `member`'s partition with sort keys from `from` to `to` (inclusive): one strongly
+/// consistent Query, more pages only past 1 MB. The one partition read of both stores (the
+/// signup's profile and record, the statements' household, the notices' input).
+///
+/// Errors: `StoreError::Unavailable` when DynamoDB fails.
+pub async fn partition_items(client: &Client, table: &str, member: &MemberId, from: &str, to: &str) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(member_pk(member)))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 pub fn member_pk(id: &MemberId) -> String {
     format!("MEMBER#{}", id.as_str())
 }
@@ -507,35 +536,13 @@ impl SignupStore for DynamoStore {
     }
 
     async fn get_member_and_signup(&self, id: &MemberId) -> Result<(Option<MemberProfile>, Option<SignupRecord>), StoreError> {
-        // `CONSENT#…` < `PROFILE` < `SIGNUP`: the two items and whatever sorts between them. One
-        // page holds both unless items between them pass 1 MB: then the next pages are read too.
-        let mut profile = None;
-        let mut signup = None;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(member_pk(id)))
-                .expression_attribute_values(":from", s("PROFILE"))
-                .expression_attribute_values(":to", s("SIGNUP"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            for item in out.items() {
-                match get_s(item, "SK") {
-                    Some("PROFILE") => profile = Some(decode_member(item)?),
-                    Some("SIGNUP") => signup = Some(decode_signup(item)?),
-                    _ => {}
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || signup.is_some() {
-                break;
+        // `CONSENT#…` < `NOTICE#…` < `PROFILE` < `SIGNUP`: the two items, read together.
+        let (mut profile, mut signup) = (None, None);
+        for item in partition_items(&self.client, &self.table, id, "PROFILE", "SIGNUP").await? {
+            match get_s(&item, "SK") {
+                Some("PROFILE") => profile = Some(decode_member(&item)?),
+                Some("SIGNUP") => signup = Some(decode_signup(&item)?),
+                _ => {}
             }
         }
         Ok((profile, signup))
