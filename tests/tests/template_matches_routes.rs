@@ -296,7 +296,7 @@ fn each_function_may_do_only_what_its_code_does() {
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
         ("unsubscribe", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
-        ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue"]),
+        ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue", "sqs:SendMessage NoticeDeadLetterQueue"]),
         (
             "send-update-notice",
             &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"],
