@@ -759,9 +759,10 @@ async fn an_ses_refusal_naming_an_address_is_logged_without_it() {
         let (_, r) = run.invoke(&event);
         // The society's configuration (an unverified sender): retried, the member's address never marked.
         assert_eq!(r["batchItemFailures"].as_array().map(Vec::len), Some(1), "{r}\n{:#?}", run.logs());
-        let logs = run.logs();
-        let refusal = logs.iter().find(|l| l.contains("MessageRejected")).unwrap_or_else(|| panic!("the refusal is logged by its code: {logs:#?}"));
+        // The log lines are read on another thread: wait for the refusal's.
+        let refusal = run.wait_log("MessageRejected").unwrap_or_else(|| panic!("the refusal is logged by its code: {:#?}", run.logs()));
         assert!(refusal.contains("request id"), "{refusal}");
+        let logs = run.logs();
         assert!(!logs.iter().any(|l| l.contains('@')), "no address in any log line: {logs:#?}");
     })
     .await;
