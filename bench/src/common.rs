@@ -428,3 +428,18 @@ pub fn birth_of(i: usize) -> String {
         + chrono::Duration::days((i * 7) as i64 % 25_000);
     d.format("%Y%m%d").to_string()
 }
+
+/// ap-northeast-1 list prices (USD), as published on the AWS pricing pages in 2025 (on-demand
+/// DynamoDB after the November 2024 reduction): the one table of `kenpo-cost` and `kenpo-notices`.
+/// Not re-read from this machine (no Internet here): check them before quoting.
+pub mod prices {
+    pub const DATE: &str = "2025 (AWS pricing pages, ap-northeast-1; DynamoDB on-demand after the 2024-11-01 reduction)";
+    pub const HTTP_API_PER_MILLION: f64 = 1.29;
+    pub const LAMBDA_REQUESTS_PER_MILLION: f64 = 0.20;
+    /// arm64, per GB-second.
+    pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
+    pub const DYNAMODB_WRU_PER_MILLION: f64 = 0.7135;
+    pub const DYNAMODB_RRU_PER_MILLION: f64 = 0.1425;
+    pub const SES_PER_THOUSAND: f64 = 0.10;
+    pub const SQS_PER_MILLION: f64 = 0.40;
+}

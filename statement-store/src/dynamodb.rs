@@ -21,17 +21,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, NaiveDate, Utc};
 use kenpo_shared::clock::start_of_japan_day;
 use kenpo_shared::domain::MemberId;
 use kenpo_shared::store::StoreError;
-use kenpo_shared::store::dynamodb::{decode_member, decode_signup, member_pk, partition_items};
+use kenpo_shared::store::dynamodb::{condition_applied, decode_member, decode_signup, member_pk, partition_items, unavailable};
 use kenpo_statements::import::{Change, StoredRecord};
 use kenpo_statements::read::Imported;
 use kenpo_statements::records::Statement;
@@ -85,10 +81,6 @@ fn owner_key(kind: StatementKind, id: &RecordId) -> Item {
 /// TTL: the start (Japan time) of the first day the record is no longer kept, epoch seconds.
 fn expires_at(day: NaiveDate) -> AttributeValue {
     AttributeValue::N(start_of_japan_day(day).timestamp().to_string())
-}
-
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
 fn run_key(sha256: &str) -> Item {
@@ -366,16 +358,7 @@ impl StatementStore for DynamoStatements {
             .expression_attribute_values(":e", expires_at(day + chrono::Duration::days(NOTICE_CLAIM_DAYS)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let error = unavailable(&e);
-                match e.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
-                    _ => Err(error),
-                }
-            }
-        }
+        condition_applied(result)
     }
 
     async fn release_notice(&self, member: &MemberId, day: NaiveDate) -> Result<(), StoreError> {
@@ -388,16 +371,8 @@ impl StatementStore for DynamoStatements {
             .condition_expression("attribute_exists(claimedAt) AND attribute_not_exists(sentAt)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = unavailable(&e);
-                match e.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
-                    _ => Err(error),
-                }
-            }
-        }
+        // A failed condition: nothing claimed to give back, or the notice went.
+        condition_applied(result).map(|_| ())
     }
 
     async fn settle_notice(&self, member: &MemberId, day: NaiveDate, sent_at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -464,16 +439,7 @@ impl StatementStore for DynamoStatements {
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let error = unavailable(&e);
-                match e.into_service_error() {
-                    PutItemError::ConditionalCheckFailedException(_) => Ok(false),
-                    _ => Err(error),
-                }
-            }
-        }
+        condition_applied(result)
     }
 
     async fn unlock_imports(&self, holder: &str) -> Result<(), StoreError> {
@@ -486,16 +452,8 @@ impl StatementStore for DynamoStatements {
             .expression_attribute_values(":h", s(holder))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = unavailable(&e);
-                match e.into_service_error() {
-                    DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
-                    _ => Err(error),
-                }
-            }
-        }
+        // A failed condition: another holder has it (or nobody): nothing to release.
+        condition_applied(result).map(|_| ())
     }
 
     async fn start_run(&self, run: &ImportRun) -> Result<(), StoreError> {
@@ -536,10 +494,7 @@ impl StatementStore for DynamoStatements {
                 Ok(ChunkCount::Counted { done: done_count(&item), chunks })
             }
             Err(e) => {
-                let error = unavailable(&e);
-                if !matches!(e.into_service_error(), UpdateItemError::ConditionalCheckFailedException(_)) {
-                    return Err(error);
-                }
+                condition_applied(Err::<(), _>(e))?;
                 Ok(match self.run(sha256).await? {
                     Some(run) if run.generation == generation => ChunkCount::AlreadyCounted { done: run.done, chunks: run.chunks },
                     _ => ChunkCount::Superseded,

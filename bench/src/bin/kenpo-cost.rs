@@ -23,17 +23,10 @@ use kenpo_shared::store::dynamodb::DynamoStore;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 
-/// ap-northeast-1 list prices (USD), as published on the AWS pricing pages in 2025 (on-demand
-/// DynamoDB after the November 2024 reduction). Not re-read from this machine (no Internet here):
-/// check them before quoting.
-const PRICES_DATE: &str =
-    "2025 (AWS pricing pages, ap-northeast-1; DynamoDB on-demand after the 2024-11-01 reduction)";
-const HTTP_API_PER_MILLION: f64 = 1.29;
-const LAMBDA_REQUESTS_PER_MILLION: f64 = 0.20;
-const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
-const DYNAMODB_WRU_PER_MILLION: f64 = 0.7135;
-const DYNAMODB_RRU_PER_MILLION: f64 = 0.1425;
-const SES_PER_THOUSAND: f64 = 0.10;
+use kenpo_bench::common::prices::{
+    DATE as PRICES_DATE, DYNAMODB_RRU_PER_MILLION, DYNAMODB_WRU_PER_MILLION, HTTP_API_PER_MILLION, LAMBDA_ARM_GB_SECOND,
+    LAMBDA_REQUESTS_PER_MILLION, SES_PER_THOUSAND,
+};
 
 fn request(method: &str, path: &str, body: Option<&str>, cookie: Option<&str>) -> Request {
     let mut b = lambda_http::http::Request::builder()

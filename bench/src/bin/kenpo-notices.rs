@@ -33,14 +33,9 @@ impl Mailer for CountingMailer {
     }
 }
 
-// ap-northeast-1 list prices (docs/DEPLOY.md, "Costs"; checked 2026-11-29), USD.
-const SES_PER_1000: f64 = 0.10;
-const DYNAMODB_READ_PER_MILLION: f64 = 0.1425;
-const DYNAMODB_WRITE_PER_MILLION: f64 = 0.715;
-const SQS_PER_MILLION: f64 = 0.40;
-const LAMBDA_PER_MILLION: f64 = 0.20;
-/// arm64, 256 MB: USD per GB-second.
-const LAMBDA_GB_SECOND: f64 = 0.0000133334;
+use kenpo_bench::common::prices::{
+    DYNAMODB_RRU_PER_MILLION, DYNAMODB_WRU_PER_MILLION, LAMBDA_ARM_GB_SECOND, LAMBDA_REQUESTS_PER_MILLION, SES_PER_THOUSAND, SQS_PER_MILLION,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -87,9 +82,9 @@ fn main() {
         // a Lambda invocation (batches of 5) of ~200 ms at 256 MB, plus the pacing wait (2 copies at
         // rate/2: 2/rate s per notice in a copy).
         let lambda_seconds = 0.2 + 2.0 / rate;
-        let per_1000 = SES_PER_1000
-            + 1000.0 * (3.0 * SQS_PER_MILLION + DYNAMODB_READ_PER_MILLION + 2.0 * DYNAMODB_WRITE_PER_MILLION + 0.2 * LAMBDA_PER_MILLION) / 1e6
-            + 1000.0 * lambda_seconds * 0.25 * LAMBDA_GB_SECOND;
+        let per_1000 = SES_PER_THOUSAND
+            + 1000.0 * (3.0 * SQS_PER_MILLION + DYNAMODB_RRU_PER_MILLION + 2.0 * DYNAMODB_WRU_PER_MILLION + 0.2 * LAMBDA_REQUESTS_PER_MILLION) / 1e6
+            + 1000.0 * lambda_seconds * 0.25 * LAMBDA_ARM_GB_SECOND;
         println!(
             "{}",
             serde_json::json!({
@@ -97,7 +92,7 @@ fn main() {
                 "simulatedSeconds": (simulated * 10.0).round() / 10.0, "membersOverRateSeconds": ((expected as f64 / rate) * 10.0).round() / 10.0,
                 "ratio": ((simulated / (expected as f64 / rate)) * 1000.0).round() / 1000.0,
                 "wallSeconds": (wall.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-                "usdPer1000Notices": (per_1000 * 10000.0).round() / 10000.0,
+                "usdPer1000Notices": (per_1000 * 10000.0).round() / 10000.0, "pricesOf": kenpo_bench::common::prices::DATE,
             })
         );
         assert_eq!((duplicates, missing, report.sent), (0, 0, expected), "exactly one notice to each member who chose it");

@@ -249,25 +249,44 @@ fn transaction_applied<T>(result: Result<T, SdkError<TransactWriteItemsError, aw
     }
 }
 
-/// `Ok` when an update lost its condition (a domain outcome); any other failure is the store's.
-fn lost_update_condition(e: SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), StoreError> {
-    let store_error = unavailable(&e);
-    match e.into_service_error() {
-        UpdateItemError::ConditionalCheckFailedException(_) => Ok(()),
-        _ => Err(store_error),
+/// A single-item write's error that can say whether its condition failed.
+pub trait ConditionalError: std::error::Error + 'static {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionalError for PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
     }
 }
 
-/// `Ok` when a put lost its condition (a domain outcome); any other failure is the store's.
-fn lost_condition(e: SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> Result<(), StoreError> {
-    let store_error = unavailable(&e);
-    match e.into_service_error() {
-        PutItemError::ConditionalCheckFailedException(_) => Ok(()),
-        _ => Err(store_error),
+impl ConditionalError for UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
     }
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
+impl ConditionalError for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// A conditional single-item write's outcome: `Ok(true)` applied, `Ok(false)` its condition failed
+/// (a domain outcome: a repeat, a lost race, a lock held); any other failure is the store's
+/// (`StoreError::Unavailable`). The one mapping of both DynamoDB adapters.
+pub fn condition_applied<T, E: ConditionalError>(result: Result<T, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let store_error = unavailable(&e);
+            if e.as_service_error().is_some_and(ConditionalError::condition_failed) { Ok(false) } else { Err(store_error) }
+        }
+    }
+}
+
+/// A failed request as the store's error (the SDK's text: no item values).
+pub fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
@@ -559,13 +578,10 @@ impl SignupStore for DynamoStore {
             .condition_expression(u.condition)
             .set_expression_attribute_names(Some(u.names))
             .set_expression_attribute_values(Some(u.values));
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                lost_update_condition(e)?;
-                Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
-            }
+        if condition_applied(request.send().await)? {
+            return Ok(());
         }
+        Err(WriteError::Conflict(self.current_after_conflict(&record.member_id).await?))
     }
 
     async fn put_signup_with_consent(&self, record: &SignupRecord, expect: Expect, consent: &ConsentRecord) -> Result<(), WriteError> {
@@ -615,16 +631,7 @@ impl SignupStore for DynamoStore {
                 .set_expression_attribute_values(Some(e.values))
                 .send()
                 .await;
-            return match result {
-                Ok(_) => Ok(true),
-                Err(err) => {
-                    let store_error = unavailable(&err);
-                    match err.into_service_error() {
-                        UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
-                        _ => Err(store_error),
-                    }
-                }
-            };
+            return condition_applied(result);
         };
         // One TransactWriteItems: the update and the consent appended.
         let update = Update::builder()
@@ -686,11 +693,8 @@ impl SignupStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Already ended at or after `at` (another logout): nothing to do.
-            Err(e) => lost_update_condition(e),
-        }
+        // A failed condition: already ended at or after `at` (another logout), nothing to do.
+        condition_applied(result).map(|_| ())
     }
 
     async fn list_consents(&self, id: &MemberId) -> Result<Vec<ConsentRecord>, StoreError> {
@@ -724,10 +728,7 @@ impl SignupStore for DynamoStore {
             .expression_attribute_values(":now", n(now.timestamp()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => lost_condition(e).map(|()| false),
-        }
+        condition_applied(result)
     }
 }
 
