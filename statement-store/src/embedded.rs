@@ -27,8 +27,8 @@ struct Tables {
     runs: HashMap<String, (ImportRun, BTreeSet<u32>)>,
     /// The publication index: who has news on a day.
     published: std::collections::BTreeMap<NaiveDate, BTreeSet<MemberId>>,
-    /// The update notices' claims.
-    notices: HashMap<(MemberId, NaiveDate), kenpo_notices::NoticeClaim>,
+    /// The update notices' claims, by member then day (a member's are one range, as in their partition).
+    notices: std::collections::BTreeMap<(MemberId, NaiveDate), kenpo_notices::NoticeClaim>,
 }
 
 pub struct EmbeddedStatements {
@@ -81,7 +81,8 @@ impl StatementStore for EmbeddedStatements {
 
     async fn notice_input(&self, member: &MemberId) -> Result<kenpo_notices::NoticeInput, StoreError> {
         let household = self.household(member, Scope::All).await?;
-        let claims = self.tables().notices.iter().filter(|((m, _), _)| m == member).map(|(_, c)| c.clone()).collect();
+        let from = (member.clone(), NaiveDate::MIN);
+        let claims = self.tables().notices.range(from..).take_while(|((m, _), _)| m == member).map(|(_, c)| c.clone()).collect();
         Ok(kenpo_notices::NoticeInput { profile: household.profile, signup: household.signup, medical: household.medical, benefits: household.benefits, claims })
     }
 
