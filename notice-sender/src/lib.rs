@@ -87,11 +87,13 @@ pub async fn notify_member(n: &Notifier, o: &Outlets<'_>, pacer: &Pacer, member:
         Decision::InFlight => return Err(NoticeError::InFlight),
         Decision::Unconfirmed => return Err(NoticeError::Unconfirmed),
     };
-    if !o.statements.claim_notice(member, day, now).await? {
+    // Paced before the claim: a wait never eats into the claim's lease, and a ledger that cannot
+    // be reached leaves nothing claimed.
+    pacer.wait(o.signups, o.clock).await?;
+    if !o.statements.claim_notice(member, day, o.clock.now()).await? {
         return Ok(Outcome::Skipped("claimed_elsewhere"));
     }
     let mail = notice_mail(&n.settings, &n.site, member, to.clone(), &n.key.token(member, &to));
-    pacer.wait().await;
     match o.mailer.send(&mail).await {
         Ok(_) => {
             o.statements.settle_notice(member, day, o.clock.now()).await?;
@@ -108,34 +110,43 @@ pub async fn notify_member(n: &Notifier, o: &Outlets<'_>, pacer: &Pacer, member:
             o.statements.settle_notice(member, day, o.clock.now()).await?;
             Ok(Outcome::Rejected)
         }
-        Err(e @ MailError::Unavailable(_)) => {
+        Err(e) if e.not_sent() => {
             o.statements.release_notice(member, day).await?;
             Err(NoticeError::Mail(e))
         }
-        Err(e @ MailError::Ambiguous(_)) => Err(NoticeError::Mail(e)),
+        Err(e) => Err(NoticeError::Mail(e)),
     }
 }
 
-/// Paces sends to `rate` per second (`NOTIFY_SEND_RATE` divided by the number of concurrent
-/// senders): no one-second window ever holds more than `rate` sends of this pacer.
+/// Paces one sender's notices (DESIGN.md Part 2, "Pacing"): to its share of the account's rate
+/// (`NOTIFY_SEND_RATE` ÷ the senders' maximum concurrency), and then to a slot of the account's
+/// shared ledger (`kenpo_shared::mailer::wait_for_send_slot`), which the welcome mails take
+/// from as well: no one-second window ever starts more than the account's rate of sends.
 pub struct Pacer {
     interval: Duration,
+    account_rate: f64,
     next: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Pacer {
-    /// `rate`: sends per second (at least 0.001).
-    pub fn new(rate: f64) -> Self {
-        Self { interval: Duration::from_secs_f64(1.0 / rate.max(0.001)), next: tokio::sync::Mutex::new(None) }
+    /// `copy_rate`: this sender's sends per second; `account_rate`: every sender's together
+    /// (both at least 0.001).
+    pub fn new(copy_rate: f64, account_rate: f64) -> Self {
+        Self { interval: Duration::from_secs_f64(1.0 / copy_rate.max(0.001)), account_rate, next: tokio::sync::Mutex::new(None) }
     }
 
-    /// Waits until the next send may go.
-    pub async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = tokio::time::Instant::now();
-        let at = next.filter(|t| *t > now).unwrap_or(now);
-        tokio::time::sleep_until(at).await;
-        *next = Some(at + self.interval);
+    /// Waits until the next send may go: this sender's pace, then the account's slot.
+    ///
+    /// Errors: the store's, when the ledger cannot be reached.
+    pub async fn wait(&self, ledger: &dyn SignupStore, clock: &dyn Clock) -> Result<(), StoreError> {
+        {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let at = next.filter(|t| *t > now).unwrap_or(now);
+            tokio::time::sleep_until(at).await;
+            *next = Some(at + self.interval);
+        }
+        kenpo_shared::mailer::wait_for_send_slot(ledger, clock, self.account_rate).await
     }
 }
 

@@ -11,6 +11,9 @@
 //!   last notice's day (or, before any notice, after the completion's day) and not after `day`. A
 //!   cancellation (`D`) leaves no record, so it never triggers one.
 //!
+//! A day's notice that waited (SES's daily quota) until a later day's was claimed is not sent: the
+//! later one covered it.
+//!
 //! The claim of `(member, day)` makes it once: a claim already sent skips, one in flight waits, one
 //! whose sender died answers "unknown" (never a second mail: the dead-letter queue, as for the
 //! welcome mail).
@@ -70,6 +73,11 @@ pub fn decide(input: &NoticeInput, day: NaiveDate, now: DateTime<Utc>, policy: &
             None if now - claim.claimed_at < Duration::seconds(CLAIM_LEASE_SECONDS) => Decision::InFlight,
             None => Decision::Unconfirmed,
         };
+    }
+    // A later day's notice went out already (this one waited, at SES's daily quota): it covered
+    // what this one would have said.
+    if input.claims.iter().any(|c| c.day > day) {
+        return Decision::Skip("superseded");
     }
     let Some(signup) = input.signup.as_ref() else { return Decision::Skip("not_signed_up") };
     if current_step(signup, policy) != Step::Completed {
@@ -214,6 +222,15 @@ mod tests {
         late.medical[0].record.publish_on = day(1);
         late.signup.as_mut().unwrap().completed_at = Some(at(2));
         assert_eq!(run(&late, 2), Decision::Skip("nothing_new"), "visible the day before the completion");
+    }
+
+    /// A notice that waited past the next day's (the daily quota) is not sent after it: the later
+    /// one counted everything since the last notice.
+    #[test]
+    fn a_notice_overtaken_by_a_later_days_is_not_sent() {
+        let mut input = member();
+        input.claims.push(NoticeClaim { day: day(2), claimed_at: at(2), sent_at: Some(at(2)) });
+        assert_eq!(run(&input, 1), Decision::Skip("superseded"));
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct Settings {
     pub portal_origins: Option<Vec<String>>,
     pub cookie_secure: bool,
     pub max_body_bytes: usize,
+    /// `NOTIFY_SEND_RATE` (default 14, SES's first production rate): mails per second the SES
+    /// account takes, shared by every sender (welcome mails, address notices, update notices;
+    /// DESIGN.md Part 2, "Pacing"). From 0.1 to 1000.
+    pub send_rate: f64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -128,6 +132,7 @@ impl Settings {
             portal_origins: None,
             cookie_secure: true,
             max_body_bytes: 16 * 1024,
+            send_rate: 14.0,
         }
     }
 
@@ -230,6 +235,9 @@ impl Settings {
         }
         if let Some(v) = get("COOKIE_SECURE") {
             s.cookie_secure = !matches!(v.as_str(), "0" | "false" | "no");
+        }
+        if let Some(v) = get("NOTIFY_SEND_RATE").filter(|v| !v.trim().is_empty()) {
+            s.send_rate = v.trim().parse::<f64>().ok().filter(|r| (0.1..=1000.0).contains(r)).ok_or(ConfigError { name: "NOTIFY_SEND_RATE", reason: "expected mails per second from 0.1 to 1000".into() })?;
         }
         if s.lockout_attempts == 0 {
             return Err(ConfigError { name: "LOCKOUT_ATTEMPTS", reason: "must be at least 1".into() });

@@ -36,6 +36,14 @@ pub enum MailError {
     /// No answer (timeout, connection lost mid-request): the mail may or may not have left.
     #[error("mail outcome unknown: {0}")]
     Ambiguous(String),
+    /// The account's sending rate was exceeded (SES: "Maximum sending rate exceeded"): the mail
+    /// did NOT leave; retry after a back-off.
+    #[error("mail throttled: {0}")]
+    Throttled(String),
+    /// The account's daily quota is used up (SES: "Daily message quota exceeded"; a rolling 24
+    /// hours): the mail did NOT leave; nothing more goes out until the next day's run.
+    #[error("daily sending quota reached: {0}")]
+    QuotaReached(String),
 }
 
 impl MailError {
@@ -44,8 +52,34 @@ impl MailError {
             MailError::Rejected(_) => "mail_rejected",
             MailError::Unavailable(_) => "mail_unavailable",
             MailError::Ambiguous(_) => "mail_outcome_unknown",
+            MailError::Throttled(_) => "mail_throttled",
+            MailError::QuotaReached(_) => "mail_daily_quota",
         }
     }
+
+    /// The mail surely did not leave and may be sent again later (an outage, throttling, the
+    /// daily quota): a claim on it can be given back.
+    pub fn not_sent(&self) -> bool {
+        matches!(self, MailError::Unavailable(_) | MailError::Throttled(_) | MailError::QuotaReached(_))
+    }
+}
+
+/// Waits for the account's next send slot: every sender (the welcome mail, the address notice,
+/// the update notices, in every Lambda copy) reserves one in the shared ledger
+/// (`SignupStore::reserve_send_slot`) before it calls the provider, so together they never start
+/// more than `rate` sends (mails per second, `NOTIFY_SEND_RATE`) in any one second (DESIGN.md
+/// Part 2, "Pacing": welcome mails included). Slots are reserved against `clock` and waited for
+/// on tokio's timer.
+///
+/// Errors: the store's, when the ledger cannot be reached (the caller sends nothing).
+pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &dyn crate::clock::Clock, rate: f64) -> Result<(), crate::store::StoreError> {
+    let interval = chrono::Duration::microseconds((1e6 / rate.clamp(0.001, 1e6)).round() as i64);
+    let now = clock.now();
+    let slot = store.reserve_send_slot(now, interval).await?;
+    if let Ok(wait) = (slot - now).to_std() {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(())
 }
 
 #[async_trait]

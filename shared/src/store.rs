@@ -141,6 +141,15 @@ pub trait SignupStore: Send + Sync {
 
     /// Record a hand-off token's `jti` as used. `false`: it was used already (a replay).
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// The account's next mail send slot, shared by every sender of every kind (the welcome mail,
+    /// the address notice, the update notices; DESIGN.md Part 2: `NOTIFY_SEND_RATE` "in any
+    /// sliding one-second window, welcome mails included"): the start of a slot `interval` long
+    /// (UTC, millisecond precision) at or after `now`, no other caller's. A caller sends no
+    /// earlier than its slot's start, so slots `interval` apart hold the account's rate.
+    /// DynamoDB: one UpdateItem of `SENDRATE` / `SENDRATE` (`nextSlot`, epoch ms) when the ledger
+    /// is busy, a second one when it was idle; 1 WRU each.
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError>;
 }
 
 /// Timestamps as stored: RFC 3339, UTC, microseconds (sortable as text).

@@ -138,6 +138,10 @@ impl SignupStore for FaultyStore {
         self.inner.end_sessions(member, at).await
     }
 
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+        self.inner.reserve_send_slot(now, interval).await
+    }
+
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let after = self.before(Op::ClaimToken).await?;
         let claimed = self.inner.claim_token(jti, expires_at, now).await?;

@@ -39,7 +39,7 @@ impl Rig {
     }
 
     async fn notify(&self, member: &str) -> Result<Outcome, NoticeError> {
-        notify_member(&self.notifier, &self.outlets(), &Pacer::new(1000.0), &MemberId::parse(member).unwrap(), day()).await
+        notify_member(&self.notifier, &self.outlets(), &Pacer::new(1000.0, 1000.0), &MemberId::parse(member).unwrap(), day()).await
     }
 }
 
@@ -69,13 +69,13 @@ async fn rig(n: usize, not_wanted: &[usize], no_address: &[usize]) -> Rig {
 #[tokio::test]
 async fn a_days_run_mails_exactly_who_chose_it() {
     let r = rig(6, &[1], &[2]).await;
-    let report = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0), day()).await.unwrap();
+    let report = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0, 1000.0), day()).await.unwrap();
     assert_eq!((report.members, report.sent, report.skipped, report.failed), (6, 4, 2, 0));
     let mut to: Vec<String> = r.mailer.sent.lock().unwrap().iter().map(|m| m.to.as_str().to_owned()).collect();
     to.sort();
     assert_eq!(to, ["n000@example.jp", "n003@example.jp", "n004@example.jp", "n005@example.jp"]);
     // The same run again (a redelivery, a second trigger): nothing more.
-    let again = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0), day()).await.unwrap();
+    let again = run_day(&r.notifier, &r.outlets(), &Pacer::new(1000.0, 1000.0), day()).await.unwrap();
     assert_eq!((again.sent, r.mailer.count()), (0, 4));
 }
 
@@ -119,26 +119,45 @@ async fn an_outage_gives_the_claim_back_and_a_refused_recipient_is_marked() {
     assert_eq!(r.notify("N001").await.unwrap(), Outcome::Skipped("already_sent"), "no retry of a refused notice");
 }
 
-/// `NOTIFY_SEND_RATE`: in any one-second window of tokio's (paused, auto-advancing) clock, no more
-/// sends than the rate.
+/// `NOTIFY_SEND_RATE` across every sender (DESIGN.md Part 2, "Pacing": welcome mails included):
+/// two notice senders at half the rate each and a welcome sender, all at once on one store; in
+/// any one-second window of tokio's (paused, auto-advancing) clock, no more sends than the rate.
 #[tokio::test(start_paused = true)]
-async fn the_rate_is_never_exceeded() {
+async fn the_rate_is_never_exceeded_welcome_mails_included() {
     let r = rig(30, &[], &[]).await;
-    let pacer = Pacer::new(10.0);
+    let clock = Arc::new(kenpo_shared::clock::TimerClock::new(Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap()));
+    let (a, b) = (Pacer::new(5.0, 10.0), Pacer::new(5.0, 10.0));
     let started = tokio::time::Instant::now();
     let stamps = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let report = {
-        let stamped = StampingMailer { inner: &r.mailer, stamps: stamps.clone() };
-        let o = Outlets { statements: r.statements.as_ref(), signups: r.signups.as_ref(), mailer: &stamped, clock: &r.clock };
-        run_day(&r.notifier, &o, &pacer, day()).await.unwrap()
-    };
-    assert_eq!(report.sent, 30);
+    let stamped = StampingMailer { inner: &r.mailer, stamps: stamps.clone() };
+    let o = Outlets { statements: r.statements.as_ref(), signups: r.signups.as_ref(), mailer: &stamped, clock: clock.as_ref() };
+    // Ten members completing their onboarding meanwhile: their welcome mails share the rate.
+    let mut settings = Settings::development();
+    settings.send_rate = 10.0;
+    let app = kenpo_shared::App::new(settings, r.signups.clone(), clock.clone()).unwrap();
+    let welcomes = (0..10).map(|i| {
+        let mut new = SignupRecord::new(MemberId::parse(&format!("W{i:03}")).unwrap(), clock.now());
+        (new.state, new.completed_at, new.email) = (Step::Completed, Some(clock.now()), EmailAddress::from_stored(&format!("w{i:03}@example.jp")));
+        kenpo_shared::store::SignupChange { old: None, new }
+    });
+    let welcomes: Vec<_> = welcomes.collect();
+    for w in &welcomes {
+        r.signups.put_signup(&w.new, Expect::Absent).await.unwrap();
+    }
+    let (one, two, welcomed) = tokio::join!(
+        run_day(&r.notifier, &o, &a, day()),
+        run_day(&r.notifier, &o, &b, day()),
+        kenpo_tests::join_all(welcomes.iter().map(|w| send_welcome_email::handle_change(&app, &stamped, w))),
+    );
+    assert_eq!(one.unwrap().sent + two.unwrap().sent, 30, "each notice once, by one sender or the other");
+    assert!(welcomed.iter().all(|w| matches!(w, Ok(send_welcome_email::Outcome::Sent))), "{welcomed:?}");
     let stamps = stamps.lock().unwrap().clone();
+    assert_eq!(stamps.len(), 40);
     for (i, t) in stamps.iter().enumerate() {
         let in_window = stamps[i..].iter().take_while(|u| **u - *t < std::time::Duration::from_secs(1)).count();
         assert!(in_window <= 10, "{in_window} sends within one second from send {i}");
     }
-    assert!(started.elapsed() >= std::time::Duration::from_millis(2900), "30 sends at 10 a second take about 3 s of the paused clock");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(3900), "40 sends at 10 a second take about 4 s of the paused clock");
 }
 
 /// Records when (tokio's clock) each mail was handed over.
@@ -199,8 +218,111 @@ async fn the_consumer_reports_only_the_failed_messages() {
     assert!(m0, "N000's notice is in flight elsewhere");
     let mut event = SqsEvent::default();
     event.records = vec![message("a", r#"{"member":"N000","day":"2026-12-01"}"#), message("b", r#"{"member":"N001","day":"2026-12-01"}"#), message("c", "not json")];
-    let response = send_update_notice::handle(&r.notifier, &r.outlets(), &Pacer::new(1000.0), event).await;
+    let (postpone, pause) = (Postponed::default(), send_update_notice::Pause::default());
+    let c = send_update_notice::Consumer { pacer: &Pacer::new(1000.0, 1000.0), postpone: &postpone, pause: &pause };
+    let response = send_update_notice::handle(&r.notifier, &r.outlets(), &c, event).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["a"], "in flight: retried later; sent: done; malformed: dropped");
     assert_eq!(r.mailer.count(), 1);
+    assert!(postpone.0.lock().unwrap().is_empty(), "an ordinary retry keeps the queue's visibility timeout");
+}
+
+/// Postponements asked of the queue: (receipt handle, seconds).
+#[derive(Default)]
+struct Postponed(std::sync::Mutex<Vec<(String, i32)>>);
+
+#[async_trait::async_trait]
+impl send_update_notice::Postpone for Postponed {
+    async fn postpone(&self, receipt_handle: &str, seconds: i32) -> Result<(), String> {
+        self.0.lock().unwrap().push((receipt_handle.to_owned(), seconds));
+        Ok(())
+    }
+}
+
+fn queued(r: &Rig, members: &[&str], receives: u32) -> aws_lambda_events::event::sqs::SqsEvent {
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = members
+        .iter()
+        .map(|m| {
+            let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+            (message.message_id, message.receipt_handle) = (Some(format!("id-{m}")), Some(format!("rh-{m}")));
+            message.body = Some(format!(r#"{{"member":"{m}","day":"{}"}}"#, day()));
+            message.attributes.insert("ApproximateReceiveCount".into(), receives.to_string());
+            message
+        })
+        .collect();
+    let _ = r;
+    event
+}
+
+/// SES throttling: the claim is given back and the message postponed by its own visibility
+/// timeout, longer with each delivery; the next delivery sends it once.
+#[tokio::test]
+async fn a_throttled_notice_is_postponed_and_then_sent_once() {
+    let r = rig(1, &[], &[]).await;
+    let (postpone, pause) = (Postponed::default(), send_update_notice::Pause::default());
+    let c = send_update_notice::Consumer { pacer: &Pacer::new(1000.0, 1000.0), postpone: &postpone, pause: &pause };
+    *r.mailer.fail_with.lock().unwrap() = Some(|| MailError::Throttled("TooManyRequestsException (HTTP 429)".into()));
+    let response = send_update_notice::handle(&r.notifier, &r.outlets(), &c, queued(&r, &["N000"], 3)).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(*postpone.0.lock().unwrap(), [("rh-N000".to_owned(), 120)], "third delivery: 30 s doubled twice");
+    *r.mailer.fail_with.lock().unwrap() = None;
+    let response = send_update_notice::handle(&r.notifier, &r.outlets(), &c, queued(&r, &["N000"], 4)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(r.mailer.count(), 1);
+    assert_eq!(send_update_notice::throttle_backoff_seconds(1), 30);
+    assert_eq!(send_update_notice::throttle_backoff_seconds(40), 900, "at most 15 minutes");
+}
+
+/// SES's daily quota: the copy pauses until the next 09:00 Japan time; the rest of the batch
+/// and later batches wait without a call to SES, no claim is kept, nobody's address is marked;
+/// after the pause the notices go out, once each.
+#[tokio::test]
+async fn at_the_daily_quota_sending_pauses_until_the_next_run() {
+    let r = rig(3, &[], &[]).await;
+    let (postpone, pause) = (Postponed::default(), send_update_notice::Pause::default());
+    let c = send_update_notice::Consumer { pacer: &Pacer::new(1000.0, 1000.0), postpone: &postpone, pause: &pause };
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = QuotaMailer { attempts: attempts.clone(), inner: &r.mailer, full: std::sync::atomic::AtomicBool::new(true) };
+    let o = Outlets { statements: r.statements.as_ref(), signups: r.signups.as_ref(), mailer: &counting, clock: &r.clock };
+    // 10:00 in Japan on the publication day: resumes at 09:00 the next day, 23 hours on (capped at
+    // SQS's 12 hours; the message is then postponed again).
+    let response = send_update_notice::handle(&r.notifier, &o, &c, queued(&r, &["N000", "N001", "N002"], 1)).await;
+    assert_eq!(response.batch_item_failures.len(), 3);
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1, "one call to SES, then the pause");
+    let postponed = postpone.0.lock().unwrap().clone();
+    assert_eq!(postponed.len(), 3);
+    assert!(postponed.iter().all(|(_, s)| *s == send_update_notice::MAX_POSTPONE_SECONDS), "{postponed:?}");
+    assert_eq!(send_update_notice::quota_resumes_at(r.clock.now()), Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap());
+    for m in ["N000", "N001", "N002"] {
+        let stored = r.signups.get_signup(&MemberId::parse(m).unwrap()).await.unwrap().unwrap();
+        assert_eq!(stored.email_problem, None, "the society's quota is not the member's address");
+    }
+    // Twelve hours later: still paused (no SES call); at 09:00 the next day the quota has room.
+    r.clock.advance(Duration::hours(12));
+    send_update_notice::handle(&r.notifier, &o, &c, queued(&r, &["N000"], 2)).await;
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    r.clock.advance(Duration::hours(11));
+    counting.full.store(false, std::sync::atomic::Ordering::SeqCst);
+    let response = send_update_notice::handle(&r.notifier, &o, &c, queued(&r, &["N000", "N001", "N002", "N000"], 3)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(r.mailer.count(), 3, "each once");
+}
+
+/// A mailer whose account is at its daily quota while `full`.
+struct QuotaMailer<'a> {
+    attempts: Arc<std::sync::atomic::AtomicUsize>,
+    inner: &'a RecordingMailer,
+    full: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl kenpo_shared::mailer::Mailer for QuotaMailer<'_> {
+    async fn send(&self, mail: &kenpo_shared::mailer::OutgoingMail) -> Result<String, MailError> {
+        self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(MailError::QuotaReached("TooManyRequestsException (HTTP 429)".into()));
+        }
+        self.inner.send(mail).await
+    }
 }

@@ -285,7 +285,22 @@ async fn ending_sessions_moves_only_the_time(store: Arc<dyn SignupStore>) {
     assert!(!store.create_signup_if_identity(&first("E2"), &kenpo_shared::domain::InsurerNumber::parse("06133946").unwrap(), &kenpo_shared::domain::BirthDate::from_compact("19810403").unwrap()).await.unwrap());
 }
 
+/// The account's send-rate ledger: slots an interval apart, never one twice (even to callers at
+/// the same instant), starting at `now` after an idle spell.
+async fn send_slots_are_an_interval_apart_and_never_shared(store: Arc<dyn SignupStore>) {
+    let step = Duration::milliseconds(100);
+    assert_eq!(store.reserve_send_slot(at(1), step).await.unwrap(), at(1), "idle: now");
+    let together = kenpo_tests::join_all((0..6).map(|_| store.reserve_send_slot(at(1), step))).await;
+    let mut slots: Vec<_> = together.into_iter().map(Result::unwrap).collect();
+    slots.sort();
+    let expected: Vec<_> = (1..=6).map(|k| at(1) + step * k).collect();
+    assert_eq!(slots, expected, "each caller its own slot, in order");
+    assert_eq!(store.reserve_send_slot(at(1) + Duration::milliseconds(350), step).await.unwrap(), at(1) + step * 7, "still busy: the next slot");
+    assert_eq!(store.reserve_send_slot(at(2), step).await.unwrap(), at(2), "idle again: now");
+}
+
 contract_suite!(
+    send_slots_are_an_interval_apart_and_never_shared,
     ending_sessions_moves_only_the_time,
     members_round_trip_in_batches,
     a_signup_is_created_once,

@@ -299,13 +299,13 @@ fn each_function_may_do_only_what_its_code_does() {
         ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue", "sqs:SendMessage NoticeDeadLetterQueue"]),
         (
             "send-update-notice",
-            &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"],
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:UpdateItem SENDRATE"],
             &["ses:SendEmail", "sqs:ChangeMessageVisibility NoticeQueue", "sqs:DeleteMessage NoticeQueue", "sqs:GetQueueAttributes NoticeQueue", "sqs:ReceiveMessage NoticeQueue"],
         ),
         ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
-            &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"],
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:UpdateItem SENDRATE"],
             &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage WelcomeDeadLetterQueue"],
         ),
         // The statements import (functions/import-statements, statement-store/src/dynamodb.rs):
@@ -535,4 +535,30 @@ fn every_error_code_is_in_the_openapi_document_and_no_other() {
         .collect();
     let coded: BTreeSet<String> = kenpo_shared::contract::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
     assert_eq!(documented, coded);
+}
+
+/// Issue 12: every function that sends mail takes its slots from the account's send-rate ledger
+/// (the welcome mail and the update notices share `NOTIFY_SEND_RATE`), may write only that item's
+/// attributes there, and is given the rate.
+#[test]
+fn every_mail_sender_shares_the_send_rate_ledger() {
+    let t = template();
+    let mut senders = 0;
+    for (name, f) in functions(&t) {
+        let statements = role_statements(&t, &f);
+        if !statements.iter().any(|s| actions(s).iter().any(|a| a == "ses:SendEmail")) {
+            continue;
+        }
+        senders += 1;
+        let slot = statements
+            .iter()
+            .find(|s| s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence().is_some_and(|k| k.iter().any(|k| k == "SENDRATE")))
+            .unwrap_or_else(|| panic!("{name} sends mail without the send-rate ledger"));
+        assert_eq!(actions(slot), ["dynamodb:UpdateItem"], "{name}");
+        let names = &t["Mappings"]["SendRateLedger"]["Attributes"]["Names"];
+        let names: Vec<&str> = names.as_sequence().map(|n| n.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        assert_eq!(names, ["PK", "SK", "nextSlot"], "{name}");
+        assert!(!f["Properties"]["Environment"]["Variables"]["NOTIFY_SEND_RATE"].is_null(), "{name} is given NOTIFY_SEND_RATE");
+    }
+    assert_eq!(senders, 2, "the welcome mail and the update notices");
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use kenpo_notice_sender::{Notifier, Outlets, Pacer, run_day};
-use kenpo_shared::clock::ManualClock;
+use kenpo_shared::clock::TimerClock;
 use kenpo_shared::config::Settings;
 use kenpo_shared::domain::{EmailAddress, MemberId, Step};
 use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
@@ -67,23 +67,24 @@ fn main() {
         let key = kenpo_notices::UnsubscribeKey::new(&settings.notify_unsubscribe_key).expect("key");
         let notifier = Notifier { policy: settings.policy(), settings, key, site: "https://kenpo.example".into() };
         let mailer = CountingMailer::default();
-        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("time"));
+        // Runs on tokio's paused clock, as the pacing's waits do.
+        let clock = TimerClock::new(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("time"));
         let outlets = Outlets { statements: statements.as_ref(), signups: signups.as_ref(), mailer: &mailer, clock: &clock };
         let wall = std::time::Instant::now();
         let started = tokio::time::Instant::now();
-        let report = run_day(&notifier, &outlets, &Pacer::new(rate), day).await.expect("run");
+        let report = run_day(&notifier, &outlets, &Pacer::new(rate, rate), day).await.expect("run");
         let simulated = started.elapsed().as_secs_f64();
         let counts = mailer.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let expected = members - members.div_ceil(10);
         let duplicates = counts.values().filter(|n| **n > 1).count();
         let missing = (0..members).filter(|i| i % 10 != 0 && !counts.contains_key(&format!("b{i:07}@example.jp"))).count();
         // Per notice: 1 SQS send + 1 receive + 1 delete; 1 Query (a household's items, ~1 RRU
-        // strongly consistent) and 2 UpdateItem (claim, sent; 1 WRU each); 1 SES mail; a fifth of
+        // strongly consistent) and 3 UpdateItem (the send slot, claim, sent; 1 WRU each); 1 SES mail; a fifth of
         // a Lambda invocation (batches of 5) of ~200 ms at 256 MB, plus the pacing wait (2 copies at
         // rate/2: 2/rate s per notice in a copy).
         let lambda_seconds = 0.2 + 2.0 / rate;
         let per_1000 = SES_PER_THOUSAND
-            + 1000.0 * (3.0 * SQS_PER_MILLION + DYNAMODB_RRU_PER_MILLION + 2.0 * DYNAMODB_WRU_PER_MILLION + 0.2 * LAMBDA_REQUESTS_PER_MILLION) / 1e6
+            + 1000.0 * (3.0 * SQS_PER_MILLION + DYNAMODB_RRU_PER_MILLION + 3.0 * DYNAMODB_WRU_PER_MILLION + 0.2 * LAMBDA_REQUESTS_PER_MILLION) / 1e6
             + 1000.0 * lambda_seconds * 0.25 * LAMBDA_ARM_GB_SECOND;
         println!(
             "{}",

@@ -8,7 +8,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use kenpo_shared::App;
 use kenpo_shared::config::Settings;
-use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail};
+use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail, wait_for_send_slot};
 use kenpo_shared::signup::{Command, Outcome as Decided, Settlement, SignupRecord};
 use kenpo_shared::store::dynamodb::decode_signup_change;
 use kenpo_shared::store::{SignupChange, StoreError};
@@ -103,6 +103,9 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
         return Ok(Outcome::Skipped("not_a_completion"));
     }
     let member = &change.new.member_id;
+    // The account's rate holds for welcome mails too; the slot comes before the claim, so a
+    // ledger that cannot be reached leaves nothing claimed.
+    wait_for_send_slot(app.store.as_ref(), app.clock.as_ref(), app.settings.send_rate).await?;
     let start = Start::Known(Some(change.new.clone()));
     let claim = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, member, Sender::System, start, &Command::ClaimWelcome).await?;
     match claim.outcome {
@@ -130,11 +133,11 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
             settle(app, claimed, completed_at, Settlement::Rejected).await;
             Ok(Outcome::Rejected)
         }
-        Err(e @ MailError::Unavailable(_)) => {
+        Err(e) if e.not_sent() => {
             settle(app, claimed, completed_at, Settlement::Released).await;
             Err(WelcomeError::Mail(e))
         }
-        Err(e @ MailError::Ambiguous(_)) => Err(WelcomeError::Mail(e)),
+        Err(e) => Err(WelcomeError::Mail(e)),
     }
 }
 
@@ -145,6 +148,7 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
 /// for a security notice); a refused old address is only logged (it is no longer the member's).
 async fn address_notice(app: &App, mailer: &dyn Mailer, change: &SignupChange, to: kenpo_shared::domain::EmailAddress) -> Result<Outcome, WelcomeError> {
     let member = &change.new.member_id;
+    wait_for_send_slot(app.store.as_ref(), app.clock.as_ref(), app.settings.send_rate).await?;
     match mailer.send(&address_changed_mail(&app.settings, member, to)).await {
         Ok(_) => {
             tracing::info!(code = "address_notice_sent", member = %member, "notice sent to the previous address");

@@ -28,8 +28,9 @@ pub fn notify_today(dev: Arc<Dev>) {
             return;
         };
         let o = Outlets { statements: dev.statements.as_ref(), signups: dev.app.store.as_ref(), mailer: dev.mailer.as_ref(), clock: dev.app.clock.as_ref() };
-        // The outbox has no sending rate; SES's sandbox default is 1 per second.
-        let pacer = Pacer::new(1000.0);
+        // One sender at the account's rate (NOTIFY_SEND_RATE), sharing it with the welcome mails.
+        let rate = dev.app.settings.send_rate;
+        let pacer = Pacer::new(rate, rate);
         if let Err(e) = run_day(&n, &o, &pacer, dev.app.clock.today_in_japan()).await {
             tracing::warn!(code = e.code(), "notice run failed");
         }

@@ -44,6 +44,11 @@ fn describe(e: &SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpRespon
     }
 }
 
+/// A throttling answer: the daily quota when SES's message says so, else the rate.
+fn throttling(message: Option<&str>, context: String) -> MailError {
+    if message.is_some_and(|m| m.to_ascii_lowercase().contains("daily")) { MailError::QuotaReached(context) } else { MailError::Throttled(context) }
+}
+
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
@@ -85,8 +90,13 @@ impl Mailer for SesMailer {
                 // the message is retried and ends in the dead-letter queue with its alarm. A request
                 // SES cannot read for this recipient (BadRequest: an address it cannot take) is the
                 // one refusal of the recipient.
+                // The sending limits (a rate, a daily quota) come as throttling; SES tells them
+                // apart only in the message ("Daily message quota exceeded"), which is read here
+                // and never logged.
                 Err(match e.into_service_error() {
                     SendEmailError::BadRequestException(_) => MailError::Rejected(context),
+                    err @ (SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_)) => throttling(err.message(), context),
+                    err if err.code() == Some("Throttling") || err.code() == Some("ThrottlingException") => throttling(err.message(), context),
                     _ => MailError::Unavailable(context),
                 })
             }

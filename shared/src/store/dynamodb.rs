@@ -730,7 +730,57 @@ impl SignupStore for DynamoStore {
             .await;
         condition_applied(result)
     }
+
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+        let (now_ms, step) = (now.timestamp_millis(), interval.num_milliseconds().max(1));
+        // A few rounds: each failed condition means the ledger moved past `now` or back behind it
+        // between the two requests (another sender's reservation, or time passing).
+        for _ in 0..8 {
+            // Busy: take the next slot, which lies ahead of now.
+            let busy = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(SEND_RATE_KEY))
+                .key("SK", s(SEND_RATE_KEY))
+                .update_expression("ADD nextSlot :step")
+                .condition_expression("nextSlot > :now")
+                .expression_attribute_values(":step", n(step))
+                .expression_attribute_values(":now", n(now_ms))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+                .send()
+                .await;
+            match busy {
+                Ok(out) => {
+                    let slot = out.attributes.as_ref().and_then(|a| get_n(a, "nextSlot")).ok_or_else(|| StoreError::Corrupt("nextSlot missing".into()))?;
+                    return DateTime::from_timestamp_millis(slot).ok_or_else(|| StoreError::Corrupt("nextSlot out of range".into()));
+                }
+                Err(e) if e.as_service_error().is_some_and(ConditionalError::condition_failed) => {}
+                Err(e) => return Err(unavailable(&e)),
+            }
+            // Idle (or never used): the slot is now.
+            let idle = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("PK", s(SEND_RATE_KEY))
+                .key("SK", s(SEND_RATE_KEY))
+                .update_expression("SET nextSlot = :next")
+                .condition_expression("attribute_not_exists(nextSlot) OR nextSlot <= :now")
+                .expression_attribute_values(":next", n(now_ms + step))
+                .expression_attribute_values(":now", n(now_ms))
+                .send()
+                .await;
+            if condition_applied(idle)? {
+                return Ok(now);
+            }
+        }
+        Err(StoreError::Unavailable("send slot ledger contended".into()))
+    }
 }
+
+/// The send-rate ledger's key (`PK` and `SK`): one item for the account.
+pub const SEND_RATE_KEY: &str = "SENDRATE";
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ struct Tables {
     signups: HashMap<MemberId, SignupRecord>,
     consents: HashMap<MemberId, Vec<ConsentRecord>>,
     tokens: HashMap<String, DateTime<Utc>>,
+    next_send_slot: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -170,5 +171,12 @@ impl SignupStore for EmbeddedStore {
                 Ok(true)
             }
         }
+    }
+
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+        let mut t = self.tables();
+        let slot = t.next_send_slot.filter(|next| *next > now).unwrap_or(now);
+        t.next_send_slot = Some(slot + interval);
+        Ok(slot)
     }
 }
