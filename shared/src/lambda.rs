@@ -17,19 +17,31 @@ use crate::config::{ConfigError, Settings};
 /// crates never log below INFO, because at TRACE `lambda_runtime` logs every raw event (a birth
 /// date, a session cookie). Never logs bodies.
 pub fn init_tracing() {
-    use lambda_http::tracing::subscriber::EnvFilter;
-    use lambda_http::tracing::subscriber::filter::LevelFilter;
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
-    let level = level.ok().and_then(|l| l.parse::<LevelFilter>().ok()).unwrap_or(LevelFilter::INFO);
-    let mut filter = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
-    for quiet in ["lambda_runtime=info", "lambda_http=info", "lambda_runtime_api_client=info"] {
-        if let Ok(directive) = quiet.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let logs = lambda_http::tracing::subscriber::fmt().with_target(false).without_time().with_env_filter(filter);
+    use lambda_http::tracing::subscriber::layer::SubscriberExt;
+    use lambda_http::tracing::subscriber::util::SubscriberInitExt;
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref(), std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref());
+    let logs = lambda_http::tracing::subscriber::fmt().with_target(false).without_time();
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let _ = if json { logs.json().try_init() } else { logs.try_init() };
+    let _ = if json { logs.json().finish().with(filter).try_init() } else { logs.finish().with(filter).try_init() };
+}
+
+/// What is logged: `rust_log`'s directives (`RUST_LOG`: `info`, `kenpo_shared=debug,info`) as
+/// `Targets`, the same syntax without span and field filters, so no regex engine is linked (about
+/// 100 KB of every zip); the level `lambda_level` (`AWS_LAMBDA_LOG_LEVEL`) first, else
+/// `rust_log`'s, else INFO; the runtime's crates never below INFO (at TRACE `lambda_runtime` logs
+/// every raw event). An unreadable value counts as absent.
+pub fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> lambda_http::tracing::subscriber::filter::Targets {
+    use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
+    let directives = rust_log.and_then(|v| v.parse::<Targets>().ok()).unwrap_or_default();
+    let level = lambda_level.and_then(|l| l.parse::<LevelFilter>().ok()).or(directives.default_level()).unwrap_or(LevelFilter::INFO);
+    let mut filter = Targets::new().with_default(level);
+    for (target, target_level) in directives.iter() {
+        filter = filter.with_target(target, target_level);
+    }
+    for quiet in ["lambda_runtime", "lambda_http", "lambda_runtime_api_client"] {
+        filter = filter.with_target(quiet, LevelFilter::INFO.min(level));
+    }
+    filter
 }
 
 /// An init failure, logged once with its stable code; the runtime reports it to
@@ -73,10 +85,25 @@ where
     serve_http(app, handler).await
 }
 
-/// The standard AWS configuration chain (`AWS_ENDPOINT_URL` for a local emulator).
+/// The AWS configuration of a Lambda: what Lambda puts in the environment, nothing else. The
+/// execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), the region (`AWS_REGION`, else `AWS_DEFAULT_REGION`) and
+/// `AWS_ENDPOINT_URL` for a local emulator; the clients' own defaults (HTTPS client, standard
+/// retries, timeouts) for the rest. Not the default chain (profiles, SSO, IMDS, ECS, web
+/// identity through STS): a Lambda never uses it, and linking it cost every bootstrap about 100 KB
+/// of its zip (issue 9). The operator's CLI loads the full chain (`kenpo`'s `aws` module).
 #[cfg(any(feature = "dynamodb", feature = "ses"))]
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok().filter(|r| !r.is_empty());
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .credentials_provider(credentials)
+        .region(region.map(aws_config::Region::new));
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()) {
+        config = config.endpoint_url(url);
+    }
+    config.build()
 }
 
 /// The SES v2 mailer (`SES_CONFIGURATION_SET` optional).
@@ -99,4 +126,25 @@ where
         async move { Ok::<_, Error>(response.await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use lambda_http::tracing::Level;
+
+    #[test]
+    fn the_runtime_never_logs_below_info_whatever_the_level() {
+        let trace = log_filter(Some("trace"), None);
+        assert!(trace.would_enable("kenpo_shared::store", &Level::TRACE));
+        assert!(!trace.would_enable("lambda_runtime::layers", &Level::DEBUG), "the raw event stays out of the logs");
+        assert!(trace.would_enable("lambda_runtime", &Level::INFO));
+        let lambda = log_filter(Some("info"), Some("WARN"));
+        assert!(!lambda.would_enable("kenpo_shared", &Level::INFO), "AWS_LAMBDA_LOG_LEVEL first");
+        assert!(!lambda.would_enable("lambda_runtime", &Level::INFO));
+        let mixed = log_filter(Some("kenpo_shared=debug,warn"), None);
+        assert!(mixed.would_enable("kenpo_shared::http", &Level::DEBUG) && !mixed.would_enable("aws_smithy_runtime", &Level::INFO));
+        let unset = log_filter(None, Some("not a level"));
+        assert!(unset.would_enable("kenpo_shared", &Level::INFO) && !unset.would_enable("kenpo_shared", &Level::DEBUG), "INFO by default");
+    }
 }

@@ -33,7 +33,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let mut aws_config = None;
     type Stores = (Arc<dyn SignupStore>, Arc<dyn StatementStore>);
     let ((store, statements), mailer, outbox, changes): (Stores, Arc<dyn Mailer>, _, _) = if options.aws {
-        let config = kenpo_shared::lambda::aws_config().await;
+        let config = crate::aws::config().await;
         let client = aws_sdk_dynamodb::Client::new(&config);
         let store = kenpo_shared::store::dynamodb::DynamoStore::new(client.clone(), settings.table_name.clone());
         let statements = kenpo_statement_store::dynamodb::DynamoStatements::new(client, settings.table_name.clone());

@@ -21,7 +21,7 @@ pub async fn run(file: PathBuf) -> Result<(), String> {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("{} の {}件の誤りのため、取り込みませんでした:\n{}", file.display(), errors.len(), lines.join("\n"))
     })?;
-    let config = kenpo_shared::lambda::aws_config().await;
+    let config = crate::aws::config().await;
     let store = kenpo_shared::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
     store.put_members(&members).await.map_err(|e| format!("{} ({})", e, e.code()))?;
     println!("{}件の加入者を {} に取り込みました。", members.len(), settings.table_name);
@@ -47,7 +47,7 @@ impl Progress for Bar {
 pub async fn run_statements(file: PathBuf) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let config = kenpo_shared::lambda::aws_config().await;
+    let config = crate::aws::config().await;
     let store = kenpo_statement_store::dynamodb::DynamoStatements::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("{} を確認しています…", file.display()));

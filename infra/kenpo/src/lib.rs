@@ -4,6 +4,7 @@
 //! Modules depend one way: `dev` (the server) → `router`, `welcome`, `stream`, `seed`;
 //! `router` → `routes`, `dev_audit`, `dev_pages`; every one of them → `Dev` (here).
 
+pub mod aws;
 pub mod dev;
 pub mod dev_audit;
 pub mod dev_import;
