@@ -17,7 +17,7 @@ use kenpo_notices::{Decision, UnsubscribeKey, decide, mail::notice_mail};
 use kenpo_shared::clock::Clock;
 use kenpo_shared::config::Settings;
 use kenpo_shared::domain::MemberId;
-use kenpo_shared::mailer::{MailError, Mailer};
+use kenpo_shared::mailer::{MailError, Mailer, SendWait};
 use kenpo_shared::signup::{Command, EmailProblem, Policy};
 use kenpo_shared::store::{SignupStore, StoreError};
 use kenpo_shared::transition::{Sender, Start, apply};
@@ -55,7 +55,24 @@ pub enum NoticeError {
     /// A claim older than the lease was never settled: nobody knows whether the mail left.
     #[error("notice claimed but never confirmed")]
     Unconfirmed,
+    /// SES's daily quota paused every sender until this time (UTC): not sent, nothing claimed.
+    #[error("sending paused until {0}")]
+    Paused(chrono::DateTime<chrono::Utc>),
 }
+
+impl From<SendWait> for NoticeError {
+    fn from(e: SendWait) -> Self {
+        match e {
+            SendWait::Paused(until) => NoticeError::Paused(until),
+            SendWait::Store(e) => NoticeError::Store(e),
+        }
+    }
+}
+
+/// How long sending pauses when SES's daily quota is reached (hours): SES counts the quota over
+/// the last 24 hours, and every send that filled it was before the refusal, so 24 hours after the
+/// first refusal the whole quota is free again ("resumes the next day").
+pub const QUOTA_PAUSE_HOURS: i64 = 24;
 
 impl NoticeError {
     /// Stable code for logs.
@@ -65,6 +82,7 @@ impl NoticeError {
             NoticeError::Mail(e) => e.code(),
             NoticeError::InFlight => "notice_in_flight",
             NoticeError::Unconfirmed => "notice_unconfirmed",
+            NoticeError::Paused(_) => "notice_paused",
         }
     }
 }
@@ -110,6 +128,13 @@ pub async fn notify_member(n: &Notifier, o: &Outlets<'_>, pacer: &Pacer, member:
             o.statements.settle_notice(member, day, o.clock.now()).await?;
             Ok(Outcome::Rejected)
         }
+        Err(MailError::QuotaReached(_)) => {
+            o.statements.release_notice(member, day).await?;
+            let now = o.clock.now();
+            let until = o.signups.pause_sending(now + chrono::Duration::hours(QUOTA_PAUSE_HOURS), now).await?;
+            tracing::error!(code = "notice_daily_quota", resumes_at = %until, "SES daily sending quota reached: every sender pauses");
+            Err(NoticeError::Paused(until))
+        }
         Err(e) if e.not_sent() => {
             o.statements.release_notice(member, day).await?;
             Err(NoticeError::Mail(e))
@@ -137,8 +162,9 @@ impl Pacer {
 
     /// Waits until the next send may go: this sender's pace, then the account's slot.
     ///
-    /// Errors: the store's, when the ledger cannot be reached.
-    pub async fn wait(&self, ledger: &dyn SignupStore, clock: &dyn Clock) -> Result<(), StoreError> {
+    /// Errors: `SendWait::Paused` at SES's daily quota; the store's, when the ledger cannot be
+    /// reached.
+    pub async fn wait(&self, ledger: &dyn SignupStore, clock: &dyn Clock) -> Result<(), SendWait> {
         {
             let mut next = self.next.lock().await;
             let now = tokio::time::Instant::now();
@@ -165,11 +191,17 @@ pub struct RunReport {
 pub async fn run_day(n: &Notifier, o: &Outlets<'_>, pacer: &Pacer, day: NaiveDate) -> Result<RunReport, StoreError> {
     let members = o.statements.published_on(day).await?;
     let mut report = RunReport { members: members.len(), ..RunReport::default() };
-    for member in &members {
+    for (i, member) in members.iter().enumerate() {
         match notify_member(n, o, pacer, member, day).await {
             Ok(Outcome::Sent) => report.sent += 1,
             Ok(Outcome::Skipped(_)) => report.skipped += 1,
             Ok(Outcome::Rejected) => report.rejected += 1,
+            Err(NoticeError::Paused(until)) => {
+                // The daily quota: nobody else is tried (the dev server's next run sends them).
+                tracing::warn!(code = "notice_run_paused", resumes_at = %until, "notice run paused at the daily quota");
+                report.failed += members.len() - i;
+                break;
+            }
             Err(e) => {
                 tracing::warn!(code = e.code(), "update notice left for a retry");
                 report.failed += 1;

@@ -74,6 +74,12 @@ pub fn decide(input: &NoticeInput, day: NaiveDate, now: DateTime<Utc>, policy: &
             None => Decision::Unconfirmed,
         };
     }
+    // Another day's notice being sent right now: what it says decides what this one says; wait.
+    // (One whose sender died is past its lease: it counts as sent below, the safe side.)
+    let settled = |c: &NoticeClaim| c.sent_at.is_some() || now - c.claimed_at >= Duration::seconds(CLAIM_LEASE_SECONDS);
+    if input.claims.iter().any(|c| c.day != day && !settled(c)) {
+        return Decision::InFlight;
+    }
     // A later day's notice went out already (this one waited, at SES's daily quota): it covered
     // what this one would have said.
     if input.claims.iter().any(|c| c.day > day) {

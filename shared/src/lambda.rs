@@ -33,6 +33,8 @@ pub fn init_tracing() {
 pub fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> lambda_http::tracing::subscriber::filter::Targets {
     use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
     let directives = rust_log.and_then(|v| v.parse::<Targets>().ok()).unwrap_or_default();
+    // Lambda's levels are TRACE to FATAL; tracing has no FATAL: ERROR.
+    let lambda_level = lambda_level.map(|l| if l.trim().eq_ignore_ascii_case("fatal") { "error" } else { l });
     let level = lambda_level.and_then(|l| l.parse::<LevelFilter>().ok()).or(directives.default_level()).unwrap_or(LevelFilter::INFO);
     let mut filter = Targets::new().with_default(level);
     for (target, target_level) in directives.iter() {
@@ -144,6 +146,8 @@ mod tests {
         assert!(!lambda.would_enable("lambda_runtime", &Level::INFO));
         let mixed = log_filter(Some("kenpo_shared=debug,warn"), None);
         assert!(mixed.would_enable("kenpo_shared::http", &Level::DEBUG) && !mixed.would_enable("aws_smithy_runtime", &Level::INFO));
+        let fatal = log_filter(Some("debug"), Some("FATAL"));
+        assert!(fatal.would_enable("kenpo_shared", &Level::ERROR) && !fatal.would_enable("kenpo_shared", &Level::WARN), "FATAL: errors only");
         let unset = log_filter(None, Some("not a level"));
         assert!(unset.would_enable("kenpo_shared", &Level::INFO) && !unset.would_enable("kenpo_shared", &Level::DEBUG), "INFO by default");
     }

@@ -68,18 +68,41 @@ impl MailError {
 /// the update notices, in every Lambda copy) reserves one in the shared ledger
 /// (`SignupStore::reserve_send_slot`) before it calls the provider, so together they never start
 /// more than `rate` sends (mails per second, `NOTIFY_SEND_RATE`) in any one second (DESIGN.md
-/// Part 2, "Pacing": welcome mails included). Slots are reserved against `clock` and waited for
-/// on tokio's timer.
+/// Part 2, "Pacing": welcome mails included). Slots are whole milliseconds, rounded up (at 14 a
+/// second: 72 ms, so 14 slots span more than a second), reserved against `clock` and waited for on
+/// tokio's timer.
 ///
-/// Errors: the store's, when the ledger cannot be reached (the caller sends nothing).
-pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &dyn crate::clock::Clock, rate: f64) -> Result<(), crate::store::StoreError> {
-    let interval = chrono::Duration::microseconds((1e6 / rate.clamp(0.001, 1e6)).round() as i64);
+/// Errors: `SendWait::Paused` while SES's daily quota pauses sending (send nothing until then);
+/// `SendWait::Store` when the ledger cannot be reached (the caller sends nothing).
+pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &dyn crate::clock::Clock, rate: f64) -> Result<(), SendWait> {
+    let interval = send_interval(rate);
     let now = clock.now();
-    let slot = store.reserve_send_slot(now, interval).await?;
-    if let Ok(wait) = (slot - now).to_std() {
-        tokio::time::sleep(wait).await;
+    match store.reserve_send_slot(now, interval).await? {
+        crate::store::SendSlot::At(slot) => {
+            if let Ok(wait) = (slot - now).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(())
+        }
+        crate::store::SendSlot::PausedUntil(until) => Err(SendWait::Paused(until)),
     }
-    Ok(())
+}
+
+/// The time between two sends at `rate` per second: whole milliseconds, rounded up (never
+/// faster than the rate), at least 1 ms.
+pub fn send_interval(rate: f64) -> chrono::Duration {
+    let millis = (1000.0 / rate.clamp(0.001, 1000.0)).ceil() as i64;
+    chrono::Duration::milliseconds(millis.max(1))
+}
+
+/// Why a sender may not send now.
+#[derive(Debug, thiserror::Error)]
+pub enum SendWait {
+    /// SES's daily quota paused every sender until this time (UTC).
+    #[error("sending paused until {0}")]
+    Paused(chrono::DateTime<chrono::Utc>),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 #[async_trait]

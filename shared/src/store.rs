@@ -143,13 +143,40 @@ pub trait SignupStore: Send + Sync {
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// The account's next mail send slot, shared by every sender of every kind (the welcome mail,
-    /// the address notice, the update notices; DESIGN.md Part 2: `NOTIFY_SEND_RATE` "in any
-    /// sliding one-second window, welcome mails included"): the start of a slot `interval` long
-    /// (UTC, millisecond precision) at or after `now`, no other caller's. A caller sends no
-    /// earlier than its slot's start, so slots `interval` apart hold the account's rate.
-    /// DynamoDB: one UpdateItem of `SENDRATE` / `SENDRATE` (`nextSlot`, epoch ms) when the ledger
-    /// is busy, a second one when it was idle; 1 WRU each.
-    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError>;
+    /// the address notice, the update notices; DESIGN.md Part 2, "Pacing": `NOTIFY_SEND_RATE`
+    /// "in any sliding one-second window, welcome mails included"): the start of a slot
+    /// `interval` long (UTC, whole milliseconds, never before `now`), no other caller's; a caller
+    /// sends no earlier than its slot's start, so slots `interval` apart hold the account's rate.
+    /// A ledger more than `SEND_SLOT_HORIZON_SECONDS` ahead of `now` (a clock that jumped, an item
+    /// written by hand) starts again at `now`. While sending is paused (`pause_sending`): the
+    /// pause's end, and no slot.
+    ///
+    /// DynamoDB: the `SENDRATE` item; one UpdateItem when the ledger is busy, a second when it was
+    /// idle (1 WRU each), a GetItem of the pause when both conditions fail.
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<SendSlot, StoreError>;
+
+    /// Pauses every sender until `until` (UTC): SES's daily quota was reached (a rolling 24 hours).
+    /// A pause already in force is kept (a second sender hitting the quota moments later does not
+    /// push the end out). Returns the pause in force.
+    async fn pause_sending(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError>;
+}
+
+/// How far ahead of now the send-rate ledger may plausibly be (seconds): a few senders' slots.
+pub const SEND_SLOT_HORIZON_SECONDS: i64 = 60;
+
+/// What the send-rate ledger gives a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendSlot {
+    /// Send no earlier than this (UTC).
+    At(DateTime<Utc>),
+    /// Sending is paused (SES's daily quota) until this (UTC): send nothing.
+    PausedUntil(DateTime<Utc>),
+}
+
+/// `t` rounded up to the millisecond (the ledger's resolution: a slot is never before `t`).
+pub fn ceil_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    let millis = t.timestamp_millis() + i64::from(t.timestamp_subsec_nanos() % 1_000_000 != 0);
+    DateTime::from_timestamp_millis(millis).unwrap_or(t)
 }
 
 /// Timestamps as stored: RFC 3339, UTC, microseconds (sortable as text).

@@ -102,8 +102,11 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     await page.getByRole('radio', { name: '同意する', exact: true }).check();
     await page.getByRole('button', { name: '確認', exact: true }).click();
     const alert = page.getByRole('alert');
-    await alert.getByText('残りの入力可能回数：4回').waitFor();
+    await alert.getByText(/あと4回誤ると/).waitFor();
     assert.match(await alert.textContent(), /一致しません/);
+    assert.equal((await alert.textContent()).match(/4回/g).length, 1, 'the attempts left, once');
+    // Which members use which number (a 特例退職 member who typed the other one).
+    assert.match(await alert.textContent(), /63133946/);
     assert.equal(await page.getByLabel('生年月日').getAttribute('aria-invalid'), 'true');
     await checkScreen(t, assert, page, '03-identity-mismatch');
 
@@ -338,6 +341,37 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     await context.close();
   });
 
+  it('with two fields wrong the first one on the screen gets the focus; a 特例退職 member is told which number is theirs', async (t) => {
+    // Its own dev server: D0003 onboards in another test of the shared one.
+    const own = await startServer();
+    const { context, page, problems } = await phone(browser);
+    await page.goto(`${own.base}/dev/portal`);
+    await page.getByRole('button', { name: 'D0003 としてログイン' }).click();
+    await page.waitForURL('**/signup/identity');
+    await page.getByLabel('保険者番号').fill('0613394');
+    await page.getByLabel('生年月日').fill('1981');
+    await page.getByRole('radio', { name: '同意する', exact: true }).check();
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    await page.locator('#birthDate-error').waitFor();
+    await page.locator('#insurerNumber-error').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'insurerNumber', 'the phone scrolls to the first field, not the second');
+    // The other number of the society (a 特例退職 member types the one on most cards), written with
+    // EM DASHes (U+2014: Shift_JIS 0x815C in one of its mappings) and with the right birth date.
+    await page.getByLabel('保険者番号').fill('0613\u20143946');
+    await page.getByLabel('生年月日').fill('1948\u201401\u201415');
+    await page.getByRole('button', { name: '確認', exact: true }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText(/あと4回誤ると/).waitFor();
+    const text = await alert.textContent();
+    assert.match(text, /特例退職/);
+    assert.match(text, /63133946/);
+    assert.match(text, /459/);
+    await checkScreen(t, assert, page, '05-identity-other-number');
+    assert.deepEqual(unexpected(problems), []);
+    await context.close();
+    await own.stop();
+  });
+
   it('after repeated mismatches the identity check says until when it is locked (Japan time)', async (t) => {
     const { context, page, problems } = await phone(browser);
     await login(page, 'D0004');
@@ -348,7 +382,7 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     const alert = page.getByRole('alert');
     for (let left = 4; left >= 1; left -= 1) {
       await page.getByRole('button', { name: '確認', exact: true }).click();
-      await alert.getByText(`残りの入力可能回数：${left}回`).waitFor();
+      await alert.getByText(new RegExp(`あと${left}回誤ると`)).waitFor();
     }
     await page.getByRole('button', { name: '確認', exact: true }).click();
     await alert.getByText(/\d+月\d+日 \d+時\d{2}分（日本時間）以降にもう一度お試しください。/).waitFor();

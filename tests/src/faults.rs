@@ -138,8 +138,12 @@ impl SignupStore for FaultyStore {
         self.inner.end_sessions(member, at).await
     }
 
-    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<kenpo_shared::store::SendSlot, StoreError> {
         self.inner.reserve_send_slot(now, interval).await
+    }
+
+    async fn pause_sending(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        self.inner.pause_sending(until, now).await
     }
 
     async fn claim_token(&self, jti: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -286,21 +286,45 @@ async fn ending_sessions_moves_only_the_time(store: Arc<dyn SignupStore>) {
 }
 
 /// The account's send-rate ledger: slots an interval apart, never one twice (even to callers at
-/// the same instant), starting at `now` after an idle spell.
+/// the same instant), starting at `now` (rounded up to the millisecond) after an idle spell, or
+/// when the ledger is implausibly far ahead; none while sending is paused.
 async fn send_slots_are_an_interval_apart_and_never_shared(store: Arc<dyn SignupStore>) {
+    use kenpo_shared::store::SendSlot::{At, PausedUntil};
     let step = Duration::milliseconds(100);
-    assert_eq!(store.reserve_send_slot(at(1), step).await.unwrap(), at(1), "idle: now");
+    assert_eq!(store.reserve_send_slot(at(1), step).await.unwrap(), At(at(1)), "idle: now");
     let together = kenpo_tests::join_all((0..6).map(|_| store.reserve_send_slot(at(1), step))).await;
     let mut slots: Vec<_> = together.into_iter().map(Result::unwrap).collect();
-    slots.sort();
-    let expected: Vec<_> = (1..=6).map(|k| at(1) + step * k).collect();
+    slots.sort_by_key(|s| match s {
+        At(t) | PausedUntil(t) => *t,
+    });
+    let expected: Vec<_> = (1..=6).map(|k| At(at(1) + step * k)).collect();
     assert_eq!(slots, expected, "each caller its own slot, in order");
-    assert_eq!(store.reserve_send_slot(at(1) + Duration::milliseconds(350), step).await.unwrap(), at(1) + step * 7, "still busy: the next slot");
-    assert_eq!(store.reserve_send_slot(at(2), step).await.unwrap(), at(2), "idle again: now");
+    assert_eq!(store.reserve_send_slot(at(1) + Duration::milliseconds(350), step).await.unwrap(), At(at(1) + step * 7), "still busy: the next slot");
+    let sub_milli = at(2) + Duration::microseconds(1500);
+    assert_eq!(store.reserve_send_slot(sub_milli, step).await.unwrap(), At(at(2) + Duration::milliseconds(2)), "idle again: now, rounded up");
+    // A ledger far ahead (a clock that jumped) does not stall every sender: it starts again.
+    let later = at(2) + Duration::seconds(1);
+    for _ in 0..600 {
+        store.reserve_send_slot(later, step).await.unwrap();
+    }
+    assert_eq!(store.reserve_send_slot(later, step).await.unwrap(), At(later), "60 s ahead: reset to now");
+}
+
+/// SES's daily quota: one pause for every sender; a second refusal moments later keeps the first
+/// pause's end; after it, slots again.
+async fn a_pause_stops_every_sender_until_it_ends(store: Arc<dyn SignupStore>) {
+    use kenpo_shared::store::SendSlot::{At, PausedUntil};
+    let step = Duration::milliseconds(100);
+    let until = at(3) + Duration::hours(24);
+    assert_eq!(store.pause_sending(until, at(3)).await.unwrap(), until);
+    assert_eq!(store.pause_sending(until + Duration::minutes(5), at(3) + Duration::minutes(5)).await.unwrap(), until, "the first pause stands");
+    assert_eq!(store.reserve_send_slot(at(4), step).await.unwrap(), PausedUntil(until));
+    assert_eq!(store.reserve_send_slot(until, step).await.unwrap(), At(until), "over at its end");
 }
 
 contract_suite!(
     send_slots_are_an_interval_apart_and_never_shared,
+    a_pause_stops_every_sender_until_it_ends,
     ending_sessions_moves_only_the_time,
     members_round_trip_in_batches,
     a_signup_is_created_once,

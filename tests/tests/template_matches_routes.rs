@@ -299,13 +299,13 @@ fn each_function_may_do_only_what_its_code_does() {
         ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue", "sqs:SendMessage NoticeDeadLetterQueue"]),
         (
             "send-update-notice",
-            &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:UpdateItem SENDRATE"],
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:GetItem SENDRATE", "dynamodb:UpdateItem SENDRATE"],
             &["ses:SendEmail", "sqs:ChangeMessageVisibility NoticeQueue", "sqs:DeleteMessage NoticeQueue", "sqs:GetQueueAttributes NoticeQueue", "sqs:ReceiveMessage NoticeQueue"],
         ),
         ("ses-events", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &["sqs:SendMessage SesEventsDeadLetterQueue"]),
         (
             "send-welcome-email",
-            &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:UpdateItem SENDRATE"],
+            &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*", "dynamodb:GetItem SENDRATE", "dynamodb:UpdateItem SENDRATE"],
             &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ses:SendEmail", "sqs:SendMessage WelcomeDeadLetterQueue"],
         ),
         // The statements import (functions/import-statements, statement-store/src/dynamodb.rs):
@@ -554,11 +554,44 @@ fn every_mail_sender_shares_the_send_rate_ledger() {
             .iter()
             .find(|s| s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence().is_some_and(|k| k.iter().any(|k| k == "SENDRATE")))
             .unwrap_or_else(|| panic!("{name} sends mail without the send-rate ledger"));
-        assert_eq!(actions(slot), ["dynamodb:UpdateItem"], "{name}");
+        assert_eq!(actions(slot), ["dynamodb:GetItem", "dynamodb:UpdateItem"], "{name}");
         let names = &t["Mappings"]["SendRateLedger"]["Attributes"]["Names"];
         let names: Vec<&str> = names.as_sequence().map(|n| n.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        assert_eq!(names, ["PK", "SK", "nextSlot"], "{name}");
+        assert_eq!(names, ["PK", "SK", "nextSlot", "pausedUntil"], "{name}");
         assert!(!f["Properties"]["Environment"]["Variables"]["NOTIFY_SEND_RATE"].is_null(), "{name} is given NOTIFY_SEND_RATE");
     }
     assert_eq!(senders, 2, "the welcome mail and the update notices");
+}
+
+/// Issue 13: every alarm reaches a person by default (the stack's topic mails `AlarmEmail`, a
+/// required parameter, unless `AlarmTopicArn` names the society's own topic), and the outputs name
+/// what the guide's operator steps need: the alarm topic, the access log, the SES topic, the queues.
+#[test]
+fn every_alarm_notifies_someone_and_the_outputs_name_what_operators_need() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let mut alarms = 0;
+    let mut check = |name: &str, props: &Value| {
+        let actions = props["AlarmActions"].as_sequence().unwrap_or_else(|| panic!("{name} notifies nobody"));
+        assert_eq!(actions.len(), 1, "{name}");
+        let text = serde_yaml::to_string(&actions[0]).unwrap();
+        assert!(text.contains("HasAlarmTopic") && text.contains("AlarmTopicArn") && text.contains("AlarmTopic"), "{name}: {text}");
+        alarms += 1;
+    };
+    for (name, r) in resources {
+        let name = name.as_str().unwrap_or_default().to_owned();
+        if r["Type"] == "AWS::CloudWatch::Alarm" {
+            check(&name, &r["Properties"]);
+        }
+    }
+    assert!(alarms >= 21, "{alarms} alarms (the loops expanded)");
+    let topic = &t["Resources"]["AlarmTopic"];
+    assert_eq!(topic["Condition"], "CreateAlarmTopic");
+    let subscription = &topic["Properties"]["Subscription"][0];
+    assert_eq!(subscription["Protocol"], "email");
+    assert!(serde_yaml::to_string(&subscription["Endpoint"]).unwrap().contains("AlarmEmail"));
+    assert!(t["Parameters"]["AlarmEmail"]["Default"].is_null(), "required: no stack without someone to tell");
+    for output in ["AlarmTopicArn", "AccessLogGroup", "SesEventsTopicArn", "NoticeDeadLetterQueueUrl", "DeadLetterQueueUrl", "SesEventsDeadLetterQueueUrl", "ImportDeadLetterQueueUrl", "TableName", "ApiUrl"] {
+        assert!(!t["Outputs"][output]["Value"].is_null(), "output {output}");
+    }
 }

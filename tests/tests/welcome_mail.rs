@@ -2,6 +2,7 @@
 //! or concurrent stream delivery, retried (and the claim given back) when the provider is down.
 
 use aws_lambda_events::event::dynamodb::Event;
+use kenpo_shared::clock::Clock;
 use kenpo_shared::domain::MemberId;
 use kenpo_shared::mailer::MailError;
 use kenpo_shared::store::SignupChange;
@@ -61,6 +62,26 @@ async fn a_provider_outage_is_retried_and_then_sends_once() {
     *t.mailer.fail_with.lock().unwrap() = None;
     assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Sent);
     assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("already_sent"));
+    assert_eq!(t.mailer.count(), 1);
+}
+
+/// SES's daily quota met by a welcome mail: the claim is given back (the stream's retry after the
+/// pause sends it), and every sender pauses for 24 hours, the update notices included.
+#[tokio::test]
+async fn the_daily_quota_pauses_every_sender() {
+    let (t, change) = completed(Some("taro@example.jp")).await;
+    *t.mailer.fail_with.lock().unwrap() = Some(|| MailError::QuotaReached("TooManyRequestsException (HTTP 429)".into()));
+    let now = t.clock.now();
+    match handle_change(&t.app, t.mailer.as_ref(), &change).await {
+        Err(WelcomeError::Paused(until)) => assert_eq!(until, now + chrono::Duration::hours(24)),
+        other => panic!("{other:?}"),
+    }
+    let slot = t.store.reserve_send_slot(now + chrono::Duration::hours(1), chrono::Duration::milliseconds(72)).await.unwrap();
+    assert_eq!(slot, kenpo_shared::store::SendSlot::PausedUntil(now + chrono::Duration::hours(24)), "the notices wait too");
+    *t.mailer.fail_with.lock().unwrap() = None;
+    assert!(matches!(handle_change(&t.app, t.mailer.as_ref(), &change).await, Err(WelcomeError::Paused(_))), "nothing is tried during the pause");
+    t.clock.advance(chrono::Duration::hours(24));
+    assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Sent);
     assert_eq!(t.mailer.count(), 1);
 }
 

@@ -7,15 +7,15 @@
 //!
 //! SES's sending limits (DESIGN.md Part 2, "Pacing"): a throttled message is postponed by its own
 //! visibility timeout, growing with its deliveries (`throttle_backoff_seconds`); at the daily quota
-//! this copy pauses (`Pause`): the message and every later one wait, without a call to SES, for
-//! the next 09:00 Japan time (`quota_resumes_at`), when the quota has room again.
+//! every sender pauses for 24 hours (the ledger's pause, `SignupStore::pause_sending`; SES counts
+//! the quota over the last 24 hours) and this copy remembers it (`Pause`): the message and every
+//! later one wait, without a call to SES or the ledger, until then.
 
 use std::sync::Mutex;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kenpo_notice_sender::{NoticeError, Notifier, Outlets, Pacer, notify_member};
-use kenpo_shared::clock::{japan_date, start_of_japan_day};
 use kenpo_shared::domain::MemberId;
 use kenpo_shared::mailer::MailError;
 use serde::{Deserialize, Serialize};
@@ -60,14 +60,6 @@ pub fn throttle_backoff_seconds(receives: u32) -> i32 {
     (30_i32 << receives.saturating_sub(1).min(5)).min(900)
 }
 
-/// When sending resumes after the daily quota was reached at `now`: the next 09:00 Japan time
-/// (the daily run's hour; SES counts the quota over the last 24 hours, which then has room for a
-/// day's run again).
-pub fn quota_resumes_at(now: DateTime<Utc>) -> DateTime<Utc> {
-    let today = start_of_japan_day(japan_date(now)) + Duration::hours(9);
-    if now < today { today } else { today + Duration::days(1) }
-}
-
 /// What the consumer needs besides the notice's outlets.
 pub struct Consumer<'a> {
     pub pacer: &'a Pacer,
@@ -91,10 +83,10 @@ pub async fn handle(n: &Notifier, o: &Outlets<'_>, c: &Consumer<'_>, event: SqsE
         } else {
             match notify_member(n, o, c.pacer, &member, day).await {
                 Ok(_) => continue,
-                Err(NoticeError::Mail(MailError::QuotaReached(_))) => {
-                    let until = quota_resumes_at(o.clock.now());
+                Err(NoticeError::Paused(until)) => {
+                    // SES's daily quota (this sender's refusal, or another's: the ledger says): this
+                    // copy tries nothing more until then.
                     c.pause.set(until);
-                    tracing::error!(code = "notice_daily_quota", resumes_at = %until, "SES daily sending quota reached; the notices wait for the next run");
                     Some(seconds_until(o.clock.now(), until))
                 }
                 Err(NoticeError::Mail(e @ MailError::Throttled(_))) => {
@@ -119,8 +111,11 @@ pub async fn handle(n: &Notifier, o: &Outlets<'_>, c: &Consumer<'_>, event: SqsE
     response
 }
 
+/// Whole seconds from `now` to `until`, rounded up (a message never returns before the pause ends),
+/// from 1 to SQS's limit.
 fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> i32 {
-    i32::try_from((until - now).num_seconds()).unwrap_or(i32::MAX).clamp(1, MAX_POSTPONE_SECONDS)
+    let millis = (until - now).num_milliseconds();
+    i32::try_from(millis.div_euclid(1000) + i64::from(millis.rem_euclid(1000) != 0)).unwrap_or(i32::MAX).clamp(1, MAX_POSTPONE_SECONDS)
 }
 
 /// The message's deliveries so far (`ApproximateReceiveCount`; 1 when absent).

@@ -8,7 +8,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use kenpo_shared::App;
 use kenpo_shared::config::Settings;
-use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail, wait_for_send_slot};
+use kenpo_shared::mailer::{MailError, Mailer, OutgoingMail, SendWait, wait_for_send_slot};
 use kenpo_shared::signup::{Command, Outcome as Decided, Settlement, SignupRecord};
 use kenpo_shared::store::dynamodb::decode_signup_change;
 use kenpo_shared::store::{SignupChange, StoreError};
@@ -40,6 +40,18 @@ pub enum WelcomeError {
     /// Not retried into a possible second mail: the record goes to the dead-letter queue.
     #[error("welcome mail claimed but never confirmed")]
     Unconfirmed,
+    /// SES's daily quota paused every sender until this time (UTC): not sent, nothing claimed.
+    #[error("sending paused until {0}")]
+    Paused(chrono::DateTime<chrono::Utc>),
+}
+
+impl From<SendWait> for WelcomeError {
+    fn from(e: SendWait) -> Self {
+        match e {
+            SendWait::Paused(until) => WelcomeError::Paused(until),
+            SendWait::Store(e) => WelcomeError::Store(e),
+        }
+    }
 }
 
 impl From<ApplyError> for WelcomeError {
@@ -59,6 +71,7 @@ impl WelcomeError {
             WelcomeError::Contended => "welcome_contended",
             WelcomeError::InFlight => "welcome_in_flight",
             WelcomeError::Unconfirmed => "welcome_unconfirmed",
+            WelcomeError::Paused(_) => "welcome_paused",
         }
     }
 }
@@ -132,6 +145,14 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
             tracing::error!(code = "welcome_rejected", member = %member, provider = %e, "welcome mail refused; address marked");
             settle(app, claimed, completed_at, Settlement::Rejected).await;
             Ok(Outcome::Rejected)
+        }
+        Err(e @ MailError::QuotaReached(_)) => {
+            settle(app, claimed, completed_at, Settlement::Released).await;
+            // Every sender pauses (the update notices too); this record is retried by the stream.
+            let now = app.clock.now();
+            let until = app.store.pause_sending(now + chrono::Duration::hours(24), now).await?;
+            tracing::error!(code = "welcome_daily_quota", resumes_at = %until, provider = %e, "SES daily sending quota reached: every sender pauses");
+            Err(WelcomeError::Paused(until))
         }
         Err(e) if e.not_sent() => {
             settle(app, claimed, completed_at, Settlement::Released).await;

@@ -38,12 +38,13 @@
     return [...inputs].find((i) => i.checked) || inputs[0];
   }
 
-  // Field errors, then the message in the live region, then the focus on the first field at fault.
+  // Field errors, then the message in the live region, then the focus on the first field at fault
+  // on the screen (the answer lists fields in another order).
   function showError(e, extra) {
-    let first = null;
-    Object.entries(e.fields || {}).forEach(([name, msg]) => { const input = fieldError(name, msg); first = first || input; });
+    const inputs = Object.entries(e.fields || {}).map(([name, msg]) => fieldError(name, msg)).filter(Boolean);
+    inputs.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
     setAlert([e.message, ...(extra || [])], e.link);
-    (first || $('alert')).focus();
+    (inputs[0] || $('alert')).focus();
   }
 
   async function api(method, path, data) {
@@ -131,8 +132,9 @@
           if (common(r)) return null;
           const e = r.error;
           if (e.code === 'identity_mismatch') {
+            // The message says how many attempts are left: once.
             fieldError('birthDate');
-            showError({ message: e.message, fields: { insurerNumber: '' } }, [`残りの入力可能回数：${e.remainingAttempts}回`]);
+            showError({ message: e.message, fields: { insurerNumber: '' } });
           } else if (e.code === 'locked') {
             const seconds = Number(e.retryAfterSeconds || r.retryAfter || 0);
             showError({ message: e.message }, [seconds > 0 && `${japanTimeAfter(seconds)}（日本時間）以降にもう一度お試しください。`]);

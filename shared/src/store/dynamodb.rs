@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, PutRequest, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 
-use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
+use super::{BlindWrite, ConsentRecord, EmailProblem, Expect, MemberProfile, SendSlot, SignupChange, SignupRecord, SignupStore, StoreError, WriteError, format_time, parse_time};
 use crate::signup::Set;
 use crate::domain::{BirthDate, EmailAddress, InsurerNumber, MemberId, Step, TermsVersion};
 
@@ -731,12 +731,15 @@ impl SignupStore for DynamoStore {
         condition_applied(result)
     }
 
-    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<SendSlot, StoreError> {
+        let now = super::ceil_to_millis(now);
         let (now_ms, step) = (now.timestamp_millis(), interval.num_milliseconds().max(1));
-        // A few rounds: each failed condition means the ledger moved past `now` or back behind it
+        let horizon_ms = now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000;
+        let not_paused = "(attribute_not_exists(pausedUntil) OR pausedUntil <= :now)";
+        // A few rounds: a failed condition means the ledger moved past `now` or fell behind it
         // between the two requests (another sender's reservation, or time passing).
         for _ in 0..8 {
-            // Busy: take the next slot, which lies ahead of now.
+            // Busy: take the next slot, which lies ahead of now (and within reason).
             let busy = self
                 .client
                 .update_item()
@@ -744,21 +747,22 @@ impl SignupStore for DynamoStore {
                 .key("PK", s(SEND_RATE_KEY))
                 .key("SK", s(SEND_RATE_KEY))
                 .update_expression("ADD nextSlot :step")
-                .condition_expression("nextSlot > :now")
+                .condition_expression(format!("nextSlot > :now AND nextSlot < :horizon AND {not_paused}"))
                 .expression_attribute_values(":step", n(step))
                 .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":horizon", n(horizon_ms))
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
                 .send()
                 .await;
             match busy {
                 Ok(out) => {
                     let slot = out.attributes.as_ref().and_then(|a| get_n(a, "nextSlot")).ok_or_else(|| StoreError::Corrupt("nextSlot missing".into()))?;
-                    return DateTime::from_timestamp_millis(slot).ok_or_else(|| StoreError::Corrupt("nextSlot out of range".into()));
+                    return DateTime::from_timestamp_millis(slot).map(SendSlot::At).ok_or_else(|| StoreError::Corrupt("nextSlot out of range".into()));
                 }
                 Err(e) if e.as_service_error().is_some_and(ConditionalError::condition_failed) => {}
                 Err(e) => return Err(unavailable(&e)),
             }
-            // Idle (or never used): the slot is now.
+            // Idle, never used, or implausibly far ahead: the slot is now.
             let idle = self
                 .client
                 .update_item()
@@ -766,16 +770,64 @@ impl SignupStore for DynamoStore {
                 .key("PK", s(SEND_RATE_KEY))
                 .key("SK", s(SEND_RATE_KEY))
                 .update_expression("SET nextSlot = :next")
-                .condition_expression("attribute_not_exists(nextSlot) OR nextSlot <= :now")
+                .condition_expression(format!("(attribute_not_exists(nextSlot) OR nextSlot <= :now OR nextSlot >= :horizon) AND {not_paused}"))
                 .expression_attribute_values(":next", n(now_ms + step))
                 .expression_attribute_values(":now", n(now_ms))
+                .expression_attribute_values(":horizon", n(horizon_ms))
                 .send()
                 .await;
             if condition_applied(idle)? {
-                return Ok(now);
+                return Ok(SendSlot::At(now));
+            }
+            // Both failed: paused, or a race. The pause decides.
+            let paused = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(SEND_RATE_KEY))
+                .key("SK", s(SEND_RATE_KEY))
+                .projection_expression("pausedUntil")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            if let Some(until) = paused.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).filter(|u| *u > now_ms) {
+                return DateTime::from_timestamp_millis(until).map(SendSlot::PausedUntil).ok_or_else(|| StoreError::Corrupt("pausedUntil out of range".into()));
             }
         }
         Err(StoreError::Unavailable("send slot ledger contended".into()))
+    }
+
+    async fn pause_sending(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(SEND_RATE_KEY))
+            .key("SK", s(SEND_RATE_KEY))
+            .update_expression("SET pausedUntil = :until")
+            .condition_expression("attribute_not_exists(pausedUntil) OR pausedUntil <= :now")
+            .expression_attribute_values(":until", n(until.timestamp_millis()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        if condition_applied(result)? {
+            return Ok(until);
+        }
+        // Another sender paused first: its pause stands.
+        let current = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(SEND_RATE_KEY))
+            .key("SK", s(SEND_RATE_KEY))
+            .projection_expression("pausedUntil")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(current.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).and_then(DateTime::from_timestamp_millis).unwrap_or(until))
     }
 }
 

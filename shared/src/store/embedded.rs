@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{BlindWrite, ConsentRecord, Expect, MemberProfile, SignupChange, SignupRecord, SignupStore, StoreError, WriteError};
+use super::{BlindWrite, ConsentRecord, Expect, MemberProfile, SendSlot, SignupChange, SignupRecord, SignupStore, StoreError, WriteError};
 use crate::domain::{BirthDate, InsurerNumber, MemberId};
 
 #[derive(Default)]
@@ -19,6 +19,7 @@ struct Tables {
     consents: HashMap<MemberId, Vec<ConsentRecord>>,
     tokens: HashMap<String, DateTime<Utc>>,
     next_send_slot: Option<DateTime<Utc>>,
+    sending_paused_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -173,10 +174,22 @@ impl SignupStore for EmbeddedStore {
         }
     }
 
-    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<DateTime<Utc>, StoreError> {
+    async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<SendSlot, StoreError> {
         let mut t = self.tables();
-        let slot = t.next_send_slot.filter(|next| *next > now).unwrap_or(now);
+        if let Some(until) = t.sending_paused_until.filter(|until| *until > now) {
+            return Ok(SendSlot::PausedUntil(until));
+        }
+        let now = super::ceil_to_millis(now);
+        let horizon = now + chrono::Duration::seconds(super::SEND_SLOT_HORIZON_SECONDS);
+        let slot = t.next_send_slot.filter(|next| *next > now && *next < horizon).unwrap_or(now);
         t.next_send_slot = Some(slot + interval);
-        Ok(slot)
+        Ok(SendSlot::At(slot))
+    }
+
+    async fn pause_sending(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let mut t = self.tables();
+        let paused = t.sending_paused_until.filter(|current| *current > now).unwrap_or(until);
+        t.sending_paused_until = Some(paused);
+        Ok(paused)
     }
 }
