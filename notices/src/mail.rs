@@ -25,7 +25,9 @@ pub fn notice_mail(settings: &Settings, site: &str, member: &MemberId, to: Email
          このお知らせが不要な場合は、次のページで停止できます（ログインは不要です）。\n{unsubscribe}\n\
          通知の設定とメールアドレスは、トップページでいつでも変更できます。\n\n\
          このメールは、医療費通知を「必要」にされた方にお送りしています。\n\
-         このメールは送信専用です。ご返信いただいてもお答えできません。\n\n{society}\n"
+         ご不明な点は、{contact}にお問い合わせください。\n\
+         このメールは送信専用です。ご返信いただいてもお答えできません。\n\n{society}\n",
+        contact = settings.contact_line(),
     );
     let (society_html, menu_html, unsubscribe_html) = (escape_html(society), escape_html(&menu), escape_html(&unsubscribe));
     let html = format!(
@@ -35,8 +37,9 @@ pub fn notice_mail(settings: &Settings, site: &str, member: &MemberId, to: Email
          <p>内容は、組合のポータルから「{SERVICE}」に入ってご確認ください。<br><a href=\"{menu_html}\">{menu_html}</a></p>\
          <p>このお知らせが不要な場合は、次のページで停止できます（ログインは不要です）。<br><a href=\"{unsubscribe_html}\">お知らせを停止する</a></p>\
          <p>通知の設定とメールアドレスは、トップページでいつでも変更できます。</p>\
-         <p>このメールは、医療費通知を「必要」にされた方にお送りしています。<br>このメールは送信専用です。ご返信いただいてもお答えできません。</p>\
-         <p>{society_html}</p></body></html>"
+         <p>このメールは、医療費通知を「必要」にされた方にお送りしています。<br>ご不明な点は、{contact_html}にお問い合わせください。<br>このメールは送信専用です。ご返信いただいてもお答えできません。</p>\
+         <p>{society_html}</p></body></html>",
+        contact_html = escape_html(&settings.contact_line()),
     );
     OutgoingMail {
         member_id: Some(member.clone()),
@@ -67,7 +70,7 @@ mod tests {
         ]);
         let html = m.html.clone().unwrap();
         for part in [m.text.as_str(), html.as_str()] {
-            for said in ["https://kenpo.example/menu", "https://kenpo.example/unsubscribe?t=TOKEN", "新しい医療費・給付金の情報を掲載しました", "トップページでいつでも変更できます"] {
+            for said in ["https://kenpo.example/menu", "https://kenpo.example/unsubscribe?t=TOKEN", "新しい医療費・給付金の情報を掲載しました", "トップページでいつでも変更できます", "03-0000-0000"] {
                 assert!(part.contains(said), "{said} in {part}");
             }
             assert!(!part.contains('円') && !part.contains("病院") && !part.contains("taro"), "no amounts, institutions or address");

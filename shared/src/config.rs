@@ -25,8 +25,17 @@ pub struct Settings {
     pub table_name: String,
     pub sender_address: String,
     pub mail_from_domain: String,
+    /// `SOCIETY_NAME`: on every screen, page and mail (required in a Lambda).
     pub society_name: String,
+    /// `SOCIETY_PHONE`, `SOCIETY_HOURS`, `SOCIETY_URL`: where members ask (the footer, the error
+    /// pages, the lockout message, every mail). The phone is required in a Lambda.
+    pub society_phone: String,
+    pub society_hours: String,
+    pub society_url: Option<String>,
+    /// `INSURER_NUMBERS`: `06133946:現役社員・任意継続被保険者の方,63133946:特例退職被保険者の方（記号459）`:
+    /// the society's 保険者番号, each with who uses it (optional), for the identity check's messages.
     pub insurer_numbers: Vec<InsurerNumber>,
+    pub insurer_number_users: Vec<Option<String>>,
     pub terms_version: TermsVersion,
     /// Members whose last completion is before this day (Japan time) onboard again once.
     pub onboarding_cutoff: NaiveDate,
@@ -57,6 +66,9 @@ pub struct Settings {
     /// `NOTIFY_UNSUBSCRIBE_KEY`: signs the update notice's unsubscribe links (its own key, at
     /// least 32 bytes; required in a Lambda that signs or checks them).
     pub notify_unsubscribe_key: Vec<u8>,
+    /// `LOG_PSEUDONYM_KEY`: keys the member pseudonyms in the logs (`crate::pseudonym`; at least
+    /// 32 bytes; the stack generates it). Empty: a random key per process.
+    pub log_pseudonym_key: Vec<u8>,
     /// Origins allowed to POST/PUT the API (our own).
     pub allowed_origins: Vec<String>,
     /// Where a member who is not logged in goes back to.
@@ -85,6 +97,7 @@ impl std::fmt::Debug for Settings {
 
 pub const DEV_SSO_JWT_SECRET: &str = "kenpo-dev-only-sso-secret-do-not-use-in-production";
 pub const DEV_NOTIFY_UNSUBSCRIBE_KEY: &str = "kenpo-dev-only-unsubscribe-key-do-not-use-in-production";
+pub const DEV_LOG_PSEUDONYM_KEY: &str = "kenpo-dev-only-log-pseudonym-key-do-not-use-in-production";
 pub const DEV_SESSION_KEY: &str = "kenpo-dev-only-session-key-do-not-use-in-production-0123456789";
 
 impl Settings {
@@ -109,8 +122,12 @@ impl Settings {
             table_name: "kenpo-dev".into(),
             sender_address: "webmaster@kenpo.example".into(),
             mail_from_domain: "kenpo.example".into(),
-            society_name: "健康保険組合".into(),
+            society_name: "けんぽ見本健康保険組合".into(),
+            society_phone: "03-0000-0000".into(),
+            society_hours: "平日 9:00〜17:00".into(),
+            society_url: Some("https://kenpo.example/".into()),
             insurer_numbers: ["06133946", "63133946"].iter().filter_map(|n| InsurerNumber::parse(n).ok()).collect(),
+            insurer_number_users: vec![Some("現役社員・任意継続被保険者の方".into()), Some("特例退職被保険者の方（健康保険証の記号が459の方）".into())],
             terms_version: TermsVersion::parse("2026-11-01").expect("valid literal"),
             onboarding_cutoff: NaiveDate::from_ymd_opt(2022, 8, 1).expect("valid literal"),
             lockout_attempts: 5,
@@ -127,6 +144,7 @@ impl Settings {
             session_key: DEV_SESSION_KEY.as_bytes().to_vec(),
             session_key_previous: None,
             notify_unsubscribe_key: DEV_NOTIFY_UNSUBSCRIBE_KEY.as_bytes().to_vec(),
+            log_pseudonym_key: DEV_LOG_PSEUDONYM_KEY.as_bytes().to_vec(),
             allowed_origins: vec!["http://127.0.0.1:3000".into(), "http://localhost:3000".into()],
             portal_url: "/dev/portal".into(),
             portal_origins: None,
@@ -186,6 +204,11 @@ impl Settings {
             None if in_lambda => s.notify_unsubscribe_key = Vec::new(),
             None => {}
         }
+        match secret("LOG_PSEUDONYM_KEY")? {
+            Some(key) => s.log_pseudonym_key = key,
+            None if in_lambda => s.log_pseudonym_key = Vec::new(),
+            None => {}
+        }
         s.sso_jwt_secret_previous = secret("SSO_JWT_SECRET_PREVIOUS")?;
         s.sso_public_key_previous = get("SSO_JWT_PUBLIC_KEY_PREVIOUS").filter(|v| !v.trim().is_empty());
         if let Some(v) = required("ALLOWED_ORIGINS")? {
@@ -207,17 +230,30 @@ impl Settings {
         } else if let Some((_, d)) = s.sender_address.rsplit_once('@') {
             s.mail_from_domain = d.to_owned();
         }
-        if let Some(v) = get("SOCIETY_NAME") {
-            s.society_name = v;
+        if let Some(v) = required("SOCIETY_NAME")? {
+            s.society_name = v.trim().to_owned();
+        }
+        if let Some(v) = required("SOCIETY_PHONE")? {
+            s.society_phone = v.trim().to_owned();
+        }
+        if let Some(v) = get("SOCIETY_HOURS") {
+            s.society_hours = v.trim().to_owned();
+        }
+        if let Some(v) = get("SOCIETY_URL") {
+            s.society_url = Some(v.trim().to_owned()).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
         }
         if let Some(v) = get("INSURER_NUMBERS") {
-            s.insurer_numbers = v
-                .split(',')
-                .map(|n| InsurerNumber::parse(n).map_err(|_| ConfigError { name: "INSURER_NUMBERS", reason: "an entry is not a valid 保険者番号".into() }))
-                .collect::<Result<_, _>>()?;
-            if s.insurer_numbers.is_empty() {
+            let mut numbers = Vec::new();
+            let mut users = Vec::new();
+            for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (number, who) = entry.split_once(':').map_or((entry, None), |(n, w)| (n, Some(w.trim().to_owned()).filter(|w| !w.is_empty())));
+                numbers.push(InsurerNumber::parse(number).map_err(|_| ConfigError { name: "INSURER_NUMBERS", reason: "an entry is not a valid 保険者番号".into() })?);
+                users.push(who);
+            }
+            if numbers.is_empty() {
                 return Err(ConfigError { name: "INSURER_NUMBERS", reason: "is empty".into() });
             }
+            (s.insurer_numbers, s.insurer_number_users) = (numbers, users);
         }
         if let Some(v) = get("TERMS_VERSION") {
             s.terms_version = TermsVersion::parse(&v).map_err(|e| ConfigError { name: "TERMS_VERSION", reason: e.message })?;
@@ -270,7 +306,33 @@ impl Settings {
 
     /// 「06133946」または「63133946」
     pub fn insurer_numbers_hint(&self) -> String {
-        self.insurer_numbers.iter().map(|n| format!("「{n}」")).collect::<Vec<_>>().join("または")
+        self.insurer_numbers.iter().map(|n| format!("「{}」", n.as_str())).collect::<Vec<_>>().join("または")
+    }
+
+    /// Which members use which number (the manual: 記号 459 = 特例退職), for the identity check's
+    /// messages: 「保険者番号は、現役社員・任意継続被保険者の方は「06133946」、特例退職被保険者の方（…）は「63133946」です。」
+    /// Without the groups (`INSURER_NUMBERS` without `:`): the numbers only.
+    pub fn insurer_numbers_guide(&self) -> String {
+        let described: Vec<String> = self
+            .insurer_numbers
+            .iter()
+            .zip(self.insurer_number_users.iter().chain(std::iter::repeat(&None)))
+            .filter_map(|(n, who)| who.as_ref().map(|w| format!("{w}は「{}」", n.as_str())))
+            .collect();
+        if described.len() == self.insurer_numbers.len() && !described.is_empty() {
+            format!("保険者番号は、{}です。", described.join("、"))
+        } else {
+            format!("当組合の保険者番号は{}です。", self.insurer_numbers_hint())
+        }
+    }
+
+    /// Where members ask, in one line: 「けんぽ見本健康保険組合（電話 03-0000-0000、平日 9:00〜17:00）」.
+    pub fn contact_line(&self) -> String {
+        if self.society_hours.is_empty() {
+            format!("{}（電話 {}）", self.society_name, self.society_phone)
+        } else {
+            format!("{}（電話 {}、{}）", self.society_name, self.society_phone, self.society_hours)
+        }
     }
 }
 
@@ -292,13 +354,32 @@ mod tests {
         let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err.name, "TABLE_NAME");
         let mut env: HashMap<&str, &str> = [("AWS_LAMBDA_FUNCTION_NAME", "f"), ("TABLE_NAME", "t"), ("ALLOWED_ORIGINS", "https://kenpo.example")].into();
+        // The society's name and phone are required too: no screen or mail without them.
+        assert_eq!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err().name, "SOCIETY_NAME");
+        env.insert("SOCIETY_NAME", "見本健康保険組合");
+        assert_eq!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_err().name, "SOCIETY_PHONE");
+        env.insert("SOCIETY_PHONE", "03-1234-5678");
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.contact_line(), "見本健康保険組合（電話 03-1234-5678、平日 9:00〜17:00）");
         assert_eq!(s.require_session_key().unwrap_err().name, "SESSION_KEY", "a cookie reader without the key fails at init");
         assert!(crate::app::App::new(s, std::sync::Arc::new(crate::store::embedded::EmbeddedStore::new()), std::sync::Arc::new(crate::clock::SystemClock)).is_ok(), "a function that reads no cookie needs none");
         env.insert("SESSION_KEY", "0123456789abcdef0123456789abcdef");
         let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert!(s.require_session_key().is_ok());
         assert!(crate::handoff::HandoffVerifier::from_settings(&s).is_err(), "no development secret inside a Lambda");
+    }
+
+    /// Who uses which 保険者番号, from `INSURER_NUMBERS` (the manual: 記号 459 = 特例退職).
+    #[test]
+    fn the_insurer_numbers_say_who_uses_them() {
+        let env: HashMap<&str, &str> = [("INSURER_NUMBERS", "06133946:現役社員・任意継続被保険者の方, 63133946:特例退職被保険者の方")].into();
+        let s = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.insurer_numbers_guide(), "保険者番号は、現役社員・任意継続被保険者の方は「06133946」、特例退職被保険者の方は「63133946」です。");
+        let plain: HashMap<&str, &str> = [("INSURER_NUMBERS", "06133946,63133946")].into();
+        let s = Settings::from_lookup(|k| plain.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.insurer_numbers_guide(), "当組合の保険者番号は「06133946」または「63133946」です。");
+        let bad: HashMap<&str, &str> = [("INSURER_NUMBERS", "06133947:誰か")].into();
+        assert_eq!(Settings::from_lookup(|k| bad.get(k).map(|v| v.to_string())).unwrap_err().name, "INSURER_NUMBERS");
     }
 
     #[test]

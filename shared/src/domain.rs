@@ -23,11 +23,17 @@ impl FieldError {
     }
 }
 
-/// Separators that NFKC leaves alone but members type between digits.
-const EXTRA_SEPARATORS: [char; 6] = ['\u{2212}', '\u{30FC}', '\u{2010}', '\u{2015}', '\u{2011}', '\u{2013}'];
+/// Every dash and hyphen that Japanese input gives between digits, beside ASCII `-`: Unicode's
+/// hyphens and dashes U+2010–U+2015 (Shift_JIS 0x815C is U+2015 in JIS X 0208's mapping and
+/// U+2014 EM DASH in Windows-31J's), MINUS SIGN U+2212 (0x817C), the small and full-width forms
+/// U+FE58, U+FE63, U+FF0D, and the prolonged sound marks U+30FC, U+FF70 that an IME types for
+/// 「ー」. Checked after NFKC too (it folds only some of them).
+pub const DASHES: [char; 12] = [
+    '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2015}', '\u{2212}', '\u{FE58}', '\u{FE63}', '\u{FF0D}', '\u{30FC}', '\u{FF70}',
+];
 
 fn is_separator(c: char) -> bool {
-    matches!(c, '-' | '/' | '.' | ' ' | '\u{3000}' | '_') || EXTRA_SEPARATORS.contains(&c)
+    matches!(c, '-' | '/' | '.' | ' ' | '\u{3000}' | '_') || DASHES.contains(&c)
 }
 
 /// NFKC, then trim. Full-width digits and slashes become ASCII.
@@ -402,6 +408,18 @@ mod tests {
     fn insurer_number_accepts_full_width_digits_and_separators() {
         for input in ["０６１３３９４６", " 0613-3946 ", "０６１３ー３９４６", "0613\u{2212}3946", "0613\u{2010}3946", "0613\u{2015}3946", "０６１３－３９４６"] {
             assert_eq!(InsurerNumber::parse(input).unwrap().as_str(), "06133946", "{input}");
+        }
+    }
+
+    /// Each dash of the table, between the groups of an insurer number and of a birth date.
+    #[test]
+    fn every_dash_japanese_input_gives_is_a_separator() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        for dash in DASHES {
+            let number = format!("0613{dash}3946");
+            assert_eq!(InsurerNumber::parse(&number).map(|n| n.as_str().to_owned()), Ok("06133946".to_owned()), "U+{:04X}", dash as u32);
+            let date = format!("1981{dash}04{dash}03");
+            assert_eq!(BirthDate::parse(&date, today).map(|d| d.compact()), Ok("19810403".to_owned()), "U+{:04X}", dash as u32);
         }
     }
 

@@ -51,6 +51,42 @@ pub fn ok_json(value: &impl Serialize) -> Response<Body> {
     json_response(200, value)
 }
 
+/// The service's name, on every page and mail (the manual's).
+pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
+
+/// The footer of every page: the society, and whom to ask (phone, hours, web page), escaped.
+pub fn footer_html(settings: &crate::config::Settings) -> String {
+    let link = settings.society_url.as_deref().filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let web = link.map(|u| format!(r#"<br><a href="{}">{}のホームページ</a>"#, escape_html(u), escape_html(&settings.society_name))).unwrap_or_default();
+    let hours = if settings.society_hours.is_empty() { String::new() } else { format!("（{}）", escape_html(&settings.society_hours)) };
+    format!(
+        r#"<footer class="site"><div class="wrap"><p>{society}</p><p class="contact">お問い合わせ：<a href="tel:{tel}">{phone}</a>{hours}{web}</p></div></footer>"#,
+        society = escape_html(&settings.society_name),
+        tel = escape_html(&settings.society_phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect::<String>()),
+        phone = escape_html(&settings.society_phone),
+    )
+}
+
+/// A whole page in the site's frame (the header with the service and the society, the footer with
+/// whom to ask) around `title`, `detail` and links `(href, text)`, the first as a button: the
+/// error and notice pages outside the screens (the hand-off's refusals, 404, 405). Text is escaped;
+/// hrefs must be ours or from configuration.
+pub fn framed_page(settings: &crate::config::Settings, css_href: &str, title: &str, detail: &str, links: &[(&str, &str)]) -> String {
+    let links: String = links
+        .iter()
+        .enumerate()
+        .map(|(i, (href, text))| format!(r#"<p><a{} href="{}">{}</a></p>"#, if i == 0 { r#" class="button""# } else { "" }, escape_html(href), escape_html(text)))
+        .collect();
+    format!(
+        r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}｜{SYSTEM_NAME}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}"></head><body><header class="site"><div class="wrap"><p class="system">{SYSTEM_NAME}</p><p class="society">{society}</p></div></header><main class="page"><h1>{title}</h1><p role="alert">{detail}</p>{links}</main>{footer}</body></html>"#,
+        title = escape_html(title),
+        css = escape_html(css_href),
+        society = escape_html(&settings.society_name),
+        detail = escape_html(detail),
+        footer = footer_html(settings),
+    )
+}
+
 /// Content-Security-Policy of every page: nothing leaves our origin, no inline script.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -181,7 +217,7 @@ where
     let cookie = app.sessions.renew(&session, app.clock.now());
     let confirmed = Confirmed::default();
     let (member, issued_at) = (session.member_id.clone(), session.issued_at());
-    let mut response = respond(handler(session, confirmed.clone()).await);
+    let mut response = respond(handler(session, confirmed.clone()).await.map_err(|e| with_contact(app, e)));
     // A refusal given before the record's check (a malformed or invalid body): a copy of an ended
     // cookie must get 401 all the same, so the record is read then (only on this error path).
     if !confirmed.is_set() && response.status().is_client_error() && response.status() != StatusCode::UNAUTHORIZED {
@@ -198,6 +234,14 @@ where
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// A lock of the identity check says whom to ask (the society's name, phone and hours).
+fn with_contact(app: &App, mut e: ApiError) -> ApiError {
+    if e.code == crate::contract::ErrorCode::Locked {
+        e.message.push_str(&format!("お急ぎの場合やご不明な点は、{}にお問い合わせください。", app.settings.contact_line()));
+    }
+    e
 }
 
 /// Source IP as API Gateway saw it (recorded with the consent).

@@ -55,7 +55,14 @@ pub fn init_failed(e: ConfigError) -> Error {
 
 /// The settings from the environment (a missing or invalid one fails init).
 pub fn settings() -> Result<Settings, Error> {
-    Settings::from_env().map_err(init_failed)
+    let settings = Settings::from_env().map_err(init_failed)?;
+    // The logs' member pseudonyms (`crate::pseudonym`), from the stack's key.
+    if settings.log_pseudonym_key.is_empty() {
+        tracing::warn!(code = "log_pseudonym_key_missing", "LOG_PSEUDONYM_KEY is not set: member pseudonyms differ per process");
+    } else {
+        crate::pseudonym::init(&settings.log_pseudonym_key);
+    }
+    Ok(settings)
 }
 
 /// The settings of a function that reads the session cookie: as `settings`, and `SESSION_KEY`

@@ -13,6 +13,7 @@ pub mod http;
 pub mod lambda;
 pub mod mailer;
 pub mod members_csv;
+pub mod pseudonym;
 pub mod session;
 pub mod signup;
 pub mod store;

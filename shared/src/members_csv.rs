@@ -55,8 +55,11 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
     let left_col = index("left_on");
     let mut members = Vec::new();
     let mut errors = Vec::new();
+    // Each member id's first line: a second line for the same member refuses the file.
+    let mut seen: std::collections::HashMap<MemberId, u64> = std::collections::HashMap::new();
     for (i, row) in reader.records().enumerate() {
-        let line = row.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| p.line());
+        // The physical line (the csv crate's line count misses CRLF line ends, which Excel writes).
+        let line = row.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| physical_line(&text, p.byte()));
         let Ok(row) = row else {
             errors.push(CsvLineError { line, column: "*".into(), reason: "CSVとして読めません".into() });
             continue;
@@ -67,7 +70,17 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
         let field = |col: usize| row.get(col).unwrap_or("");
         let mut bad = |column: &str, reason: String| errors.push(CsvLineError { line, column: column.into(), reason });
         let member_id = MemberId::parse(field(id_col)).map_err(|e| bad("member_id", e.message)).ok();
-        let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", e.message)).ok();
+        let member_id = member_id.filter(|id| match seen.get(id) {
+            Some(first) => {
+                bad("member_id", format!("同じ member_id が{first}行目にもあります（1人1行にしてください）"));
+                false
+            }
+            None => {
+                seen.insert(id.clone(), line);
+                true
+            }
+        });
+        let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", insurer_reason(field(insurer_col), e.message))).ok();
         let birth = BirthDate::parse(field(birth_col), today).map_err(|e| bad("birth_date", e.message)).ok();
         let name = match name_col.map(field).filter(|n| !n.is_empty()) {
             Some(n) if n.chars().count() > 40 || n.chars().any(char::is_control) => {
@@ -92,6 +105,38 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
         }
     }
     if errors.is_empty() { Ok(members) } else { Err(errors) }
+}
+
+/// The 1-based physical line at byte `offset` of `text`: CRLF, LF and a lone CR each end a line.
+fn physical_line(text: &str, offset: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    // A record's position can be the start of the empty lines before it.
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    let before = &bytes[..end];
+    let mut lines = 1;
+    let mut previous = 0u8;
+    for &b in before {
+        if b == b'\n' && previous != b'\r' || b == b'\r' {
+            lines += 1;
+        }
+        previous = b;
+    }
+    lines
+}
+
+/// Why an insurer number is refused; a number whose leading 0 Excel dropped (7 digits that are a
+/// valid number with it) says so and how to keep it.
+fn insurer_reason(value: &str, reason: String) -> String {
+    let value = value.trim();
+    let zero_dropped = value.len() == 7 && value.bytes().all(|b| b.is_ascii_digit()) && InsurerNumber::parse(&format!("0{value}")).is_ok();
+    if zero_dropped {
+        "保険者番号の先頭の0が欠けています（7桁になっています）。Excelで開いて保存すると先頭の0が消えます。列の書式を「文字列」にして8桁で入力し、保存し直してください".into()
+    } else {
+        reason
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +169,36 @@ mod tests {
         let errors = parse(csv.as_bytes(), today()).unwrap_err();
         assert_eq!(errors.iter().map(|e| (e.line, e.column.as_str())).collect::<Vec<_>>(), vec![(2, "insurer_number"), (3, "birth_date")]);
         assert!(errors.iter().all(|e| !e.to_string().contains("19810230")));
+    }
+
+    /// Excel's CRLF line ends: the physical line numbers (the first data row is line 2), also for
+    /// LF and lone-CR files.
+    #[test]
+    fn line_numbers_are_physical_for_every_line_end() {
+        for end in ["\r\n", "\n", "\r"] {
+            let csv = ["member_id,insurer_number,birth_date", "M001,06133946,19810403", "M002,06133947,19810403", "", "M003,06133946,19810230"].join(end) + end;
+            let errors = parse(csv.as_bytes(), today()).unwrap_err();
+            assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 5], "{end:?}");
+        }
+    }
+
+    /// One member on two lines: both lines named, nothing imported.
+    #[test]
+    fn a_member_id_on_two_lines_refuses_the_file_and_names_both() {
+        let csv = "member_id,insurer_number,birth_date\r\nM001,06133946,19810403\r\nM002,06133946,19790822\r\nM001,63133946,19480115\r\n";
+        let errors = parse(csv.as_bytes(), today()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].line, errors[0].column.as_str()), (4, "member_id"));
+        assert!(errors[0].reason.contains("2行目"), "{}", errors[0].reason);
+    }
+
+    /// Excel dropped the leading 0: the message says so and how to keep it.
+    #[test]
+    fn a_dropped_leading_zero_is_named() {
+        let errors = parse(b"member_id,insurer_number,birth_date\nM001,6133946,19810403\n", today()).unwrap_err();
+        assert!(errors[0].reason.contains("先頭の0が欠けています") && errors[0].reason.contains("文字列"), "{}", errors[0].reason);
+        let other = parse(b"member_id,insurer_number,birth_date\nM001,1234567,19810403\n", today()).unwrap_err();
+        assert!(!other[0].reason.contains("先頭の0"), "7 digits that are no number with a 0 either: {}", other[0].reason);
     }
 
     proptest::proptest! {

@@ -164,6 +164,10 @@ pub enum Command {
     SettleWelcome { completed_at: DateTime<Utc>, settlement: Settlement },
     /// SES reported a bounce, complaint or reject for one of `recipients` (as SES wrote them).
     MarkEmailProblem { problem: EmailProblem, recipients: Vec<String> },
+    /// The society's operator ends a lock of the identity check (`kenpo unlock`, after the member
+    /// called): the lock and the count of failed attempts go, nothing else changes. A member with
+    /// neither: nothing written.
+    Unlock,
 }
 
 impl Command {
@@ -464,6 +468,14 @@ pub fn decide(record: &SignupRecord, command: &Command, now: DateTime<Utc>, poli
             }
             let mut next = record.clone();
             next.notify_medical_expenses = Some(false);
+            Transition::write(next, Outcome::Step(step))
+        }
+        Command::Unlock => {
+            if record.locked_until.is_none() && record.failed_attempts == 0 {
+                return Transition::stay(Outcome::Skipped("not_locked"));
+            }
+            let mut next = record.clone();
+            (next.locked_until, next.failed_attempts) = (None, 0);
             Transition::write(next, Outcome::Step(step))
         }
         Command::ClaimWelcome => claim_welcome(record, now),
@@ -898,4 +910,17 @@ mod tests {
         assert_eq!(written(&t).email_problem, Some(EmailProblem::Bounced));
         assert!(run(written(&t), mark(&["taro..yamada@docomo.ne.jp"])).write.is_none(), "marked already");
     }
+
+    /// `kenpo unlock`: the lock and the count go, the rest stays; an unlocked member: nothing.
+    #[test]
+    fn an_operator_unlock_ends_the_lock_and_the_count_only() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 1, 0, 0).unwrap();
+        let mut r = SignupRecord::new(MemberId::parse("M1").unwrap(), now);
+        (r.failed_attempts, r.locked_until, r.email) = (5, Some(now + Duration::minutes(30)), EmailAddress::from_stored("a@example.jp"));
+        let t = decide(&r, &Command::Unlock, now, &policy());
+        let written = t.write.as_ref().map(|w| w.record.clone()).unwrap();
+        assert_eq!(written, SignupRecord { failed_attempts: 0, locked_until: None, ..r.clone() });
+        assert_eq!(decide(&written, &Command::Unlock, now, &policy()), Transition::stay(Outcome::Skipped("not_locked")));
+    }
+
 }

@@ -50,3 +50,83 @@ async fn a_file_with_errors_imports_nothing_and_names_the_lines_not_the_values()
     let store = DynamoStore::new(client, table);
     assert!(store.get_member(&MemberId::parse("X0001").unwrap()).await.unwrap().is_none());
 }
+
+fn kenpo(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(kenpo_bin());
+    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", std::env::temp_dir()).env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run kenpo")
+}
+
+/// Issue 13: one member id on two CRLF lines (Excel) refuses the whole file, naming both physical
+/// lines; nothing is written (DynamoDB would refuse the batch as a whole and later members would
+/// be lost).
+#[tokio::test]
+async fn a_member_on_two_lines_refuses_the_file_with_both_line_numbers() {
+    let (client, table) = moto_table("import-dup").await;
+    let file = std::env::temp_dir().join(format!("members-{table}.csv"));
+    std::fs::write(&file, "member_id,insurer_number,birth_date\r\nD0001,06133946,19810403\r\nD0002,06133946,19790822\r\nD0001,63133946,19480115\r\n").unwrap();
+    let out = import(&table, &file);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4行目") && stderr.contains("2行目"), "{stderr}");
+    let store = DynamoStore::new(client, table);
+    assert!(store.get_member(&MemberId::parse("D0002").unwrap()).await.unwrap().is_none(), "nothing written");
+}
+
+/// Issue 13: every subcommand has --help with the file format; the table is required outside the
+/// dev server; no option is ignored; without AWS settings one line says what is missing and which
+/// table (no SDK debug dump).
+#[test]
+fn the_command_line_helps_and_refuses_what_it_would_ignore() {
+    let help = kenpo(&["import-members", "--help"], &[]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("member_id,insurer_number,birth_date") && text.contains("--table"), "{text}");
+    for sub in ["dev", "import-statements", "show-member", "unlock", "pseudonym"] {
+        assert!(kenpo(&[sub, "--help"], &[]).status.success(), "{sub} --help");
+    }
+    let file = std::env::temp_dir().join("members-cli.csv");
+    std::fs::write(&file, "member_id,insurer_number,birth_date\nM0001,06133946,19810403\n").unwrap();
+    let no_table = kenpo(&["import-members", file.to_str().unwrap()], &[]);
+    assert!(!no_table.status.success() && String::from_utf8_lossy(&no_table.stderr).contains("--table"), "no silent kenpo-dev");
+    let ignored = kenpo(&["dev", "--aws", "--members", file.to_str().unwrap()], &[]);
+    assert!(!ignored.status.success() && String::from_utf8_lossy(&ignored.stderr).contains("cannot be used with"));
+    let no_region = kenpo(&["import-members", "--table", "kenpo-prod", file.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&no_region.stderr);
+    assert!(!no_region.status.success() && stderr.contains("AWS_REGION") && stderr.contains("kenpo-prod") && !stderr.contains("DispatchFailure"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let no_credentials = kenpo(&["import-members", "--table", "kenpo-prod", file.to_str().unwrap()], &[("AWS_REGION", "ap-northeast-1")]);
+    let stderr = String::from_utf8_lossy(&no_credentials.stderr);
+    assert!(stderr.contains("AWS_PROFILE") && stderr.contains("kenpo-prod") && !stderr.contains("IMDS"), "{stderr}");
+}
+
+/// Issue 13: support's commands. A locked member is shown as locked (no birth date or address
+/// unless asked) and unlocked; the pseudonym is the logs'.
+#[tokio::test]
+async fn support_sees_and_unlocks_a_member() {
+    let (client, table) = moto_table("ops").await;
+    let store = DynamoStore::new(client, table.clone());
+    store.put_members(&[member("L0001", "06133946", "19810403")]).await.unwrap();
+    let mut r = kenpo_shared::store::SignupRecord::new(MemberId::parse("L0001").unwrap(), chrono::Utc::now());
+    (r.failed_attempts, r.locked_until, r.email) = (5, Some(chrono::Utc::now() + chrono::Duration::minutes(30)), kenpo_shared::domain::EmailAddress::from_stored("l0001@example.jp"));
+    store.put_signup(&r, kenpo_shared::store::Expect::Absent).await.unwrap();
+    let aws = [("AWS_ENDPOINT_URL", moto_endpoint()), ("AWS_ACCESS_KEY_ID", "moto".into()), ("AWS_SECRET_ACCESS_KEY", "moto".into()), ("AWS_REGION", "ap-northeast-1".into()), ("TABLE_NAME", table.clone())];
+    let aws: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shown = kenpo(&["show-member", "L0001"], &aws);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert!(text.contains("ロック中") && text.contains("kenpo unlock L0001"), "{text}");
+    assert!(!text.contains("19810403") && !text.contains("l0001@example.jp"), "nothing personal unless asked: {text}");
+    let personal = kenpo(&["show-member", "L0001", "--personal"], &aws);
+    assert!(String::from_utf8_lossy(&personal.stdout).contains("l0001@example.jp"));
+    let unlocked = kenpo(&["unlock", "L0001"], &aws);
+    assert!(String::from_utf8_lossy(&unlocked.stdout).contains("解除しました"), "{}", String::from_utf8_lossy(&unlocked.stderr));
+    let after = store.get_signup(&MemberId::parse("L0001").unwrap()).await.unwrap().unwrap();
+    assert_eq!((after.failed_attempts, after.locked_until, after.email), (0, None, r.email.clone()));
+    let key = "0123456789abcdef0123456789abcdef";
+    let p = kenpo(&["pseudonym", "L0001"], &[("LOG_PSEUDONYM_KEY", key)]);
+    assert_eq!(String::from_utf8_lossy(&p.stdout).trim(), kenpo_shared::pseudonym::pseudonym(key.as_bytes(), &MemberId::parse("L0001").unwrap()));
+}

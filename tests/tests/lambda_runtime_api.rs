@@ -33,6 +33,8 @@ const SESSION_KEY: &str = "RuntimeApiTestSessionKey0123456789abcdefghijklmnopqrs
 const SESSION_KEY_SECRET_ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:SessionKeySecret-AbCdEf";
 const UNSUBSCRIBE_KEY: &str = "RuntimeApiTestUnsubscribeKey0123456789abcdefghijklmnopqrstuvwxyz";
 const UNSUBSCRIBE_KEY_SECRET_ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:NotifyUnsubscribeKeySecret-AbCdEf";
+const LOG_KEY: &str = "RuntimeApiTestLogPseudonymKey0123456789abcdefghijklmnopqrstuvwxy";
+const LOG_KEY_SECRET_ARN: &str = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:LogPseudonymKeySecret-AbCdEf";
 const ORIGIN_PARAM: &str = "https://kenpo.example";
 
 // ---------------------------------------------------------------------------------------------
@@ -61,10 +63,13 @@ impl Deployment {
             "Table" => return self.table.clone(),
             "SessionKeySecret" => return SESSION_KEY_SECRET_ARN.into(),
             "NotifyUnsubscribeKeySecret" => return UNSUBSCRIBE_KEY_SECRET_ARN.into(),
+            "LogPseudonymKeySecret" => return LOG_KEY_SECRET_ARN.into(),
             "WelcomeMailConfigurationSet" => return "kenpo-web-welcome".into(),
             "SenderAddress" => return format!("webmaster@{}", self.sender_domain),
             "MailFromDomain" => return format!("mail.{}", self.sender_domain),
             "AllowedOrigins" => return ORIGIN_PARAM.into(),
+            "SocietyName" => return "けんぽ見本健康保険組合".into(),
+            "SocietyPhone" => return "03-0000-0000".into(),
             "PortalUrl" => return format!("{PORTAL_ORIGIN}/menu"),
             "ImportChunkQueue" | "ImportWaitQueue" | "NoticeQueue" => return format!("https://sqs.ap-northeast-1.amazonaws.com/123456789012/{STACK}-{name}"),
             "AWS::StackName" => return STACK.into(),
@@ -148,6 +153,7 @@ impl Deployment {
                 r if r == sso_secret_name => SSO_SECRET.into(),
                 SESSION_KEY_SECRET_ARN => SESSION_KEY.into(),
                 UNSUBSCRIBE_KEY_SECRET_ARN => UNSUBSCRIBE_KEY.into(),
+                LOG_KEY_SECRET_ARN => LOG_KEY.into(),
                 other => panic!("unknown secret {other}"),
             };
         }

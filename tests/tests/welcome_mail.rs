@@ -183,3 +183,25 @@ async fn a_changed_address_is_told_to_the_previous_one_without_the_new_one() {
     assert_eq!(change.address_notice(), None);
     assert_eq!(handle_change(&t.app, t.mailer.as_ref(), &change).await.unwrap(), Outcome::Skipped("not_a_completion"));
 }
+
+/// Issue 13: the text and HTML parts say the same sentences (the HTML's paragraphs, unescaped,
+/// are the text's), the HTML has a viewport and escapes the society's name, `From` carries the
+/// name, and whom to ask is in both; the same for the notice to a previous address.
+#[test]
+fn both_parts_say_the_same_and_the_html_is_escaped_for_a_phone() {
+    let mut settings = kenpo_shared::config::Settings::development();
+    settings.society_name = "A&B<健康保険組合>".into();
+    let member = MemberId::parse("M1").unwrap();
+    let to = kenpo_shared::domain::EmailAddress::from_stored("taro@example.jp").unwrap();
+    for mail in [send_welcome_email::welcome_mail(&settings, &member, to.clone(), true), send_welcome_email::address_changed_mail(&settings, &member, to.clone())] {
+        assert_eq!(mail.from_name.as_deref(), Some("A&B<健康保険組合>"));
+        let html = mail.html.clone().unwrap();
+        assert!(html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#), "{html}");
+        assert!(!html.contains("A&B<健康") && html.contains("A&amp;B&lt;健康保険組合&gt;"), "escaped: {html}");
+        let unescape = |s: &str| s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&");
+        let html_paragraphs: Vec<String> = html.split("<p>").skip(1).map(|p| unescape(p.split("</p>").next().unwrap())).collect();
+        let text_paragraphs: Vec<String> = mail.text.trim_end().split("\n\n").map(str::to_owned).collect();
+        assert_eq!(html_paragraphs, text_paragraphs, "the same sentences in both parts");
+        assert!(mail.text.contains("03-0000-0000") && mail.text.contains("平日 9:00〜17:00"), "whom to ask: {}", mail.text);
+    }
+}

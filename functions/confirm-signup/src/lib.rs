@@ -33,6 +33,6 @@ async fn confirm(app: &App, req: &Request, session: Session, confirmed: Confirme
     let outcome = apply_step(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::member(&session), &command).await?;
     confirmed.confirm_if(outcome.session_checked());
     let step = member_outcome(outcome)?;
-    tracing::info!(code = "signup_completed", member = %session.member_id, "onboarding completed (or confirmed again)");
+    tracing::info!(code = "signup_completed", member = %kenpo_shared::pseudonym::of(&session.member_id), "onboarding completed (or confirmed again)");
     Ok(ok_json(&StepReply::new(step)))
 }

@@ -100,6 +100,8 @@ async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<R
     // The profile and the signup record in one request.
     let (profile, signup) = app.store.get_member_and_signup(&handoff.member_id).await?;
     if profile.is_none() {
+        // Support finds the member by the pseudonym (`kenpo pseudonym <id>`): not in the table yet.
+        tracing::warn!(code = "unknown_member", member = %kenpo_shared::pseudonym::of(&handoff.member_id), "hand-off of a member the table does not hold");
         return Err(Refusal::Handoff(HandoffError::UnknownMember, jti));
     }
     // The `jti` stays claimed until the last moment the token could be accepted (its `exp` plus
@@ -107,6 +109,7 @@ async fn enter(app: &App, verifier: &HandoffVerifier, req: &Request) -> Result<R
     let accepted_until = handoff.expires_at.saturating_add(verifier.skew_seconds());
     let expires = chrono::DateTime::from_timestamp(accepted_until, 0).unwrap_or(now);
     if !app.store.claim_token(&handoff.jti, expires, now).await? {
+        tracing::info!(code = "handoff_replayed", member = %kenpo_shared::pseudonym::of(&handoff.member_id), "a used hand-off token again");
         return already_in(app, verifier, req, &token).await?.ok_or(Refusal::Handoff(HandoffError::Replayed, jti));
     }
     let step = signup.map_or(Step::Identity, |record| current_step(&record, &app.policy));
@@ -145,27 +148,26 @@ fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
         HandoffError::CrossOrigin => {
             return html_response(403, page(app, "ログインできませんでした", "このページからはログインできません。ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。"));
         }
-        HandoffError::Expired => ("ログインの有効期限が切れました", "お手数ですが、ポータルのメニューから「医療費と給付金支給額」をもう一度選んでください。"),
-        HandoffError::Replayed => ("このログインは使用済みです", "画面の再読み込みや「戻る」でこのページが開かれた可能性があります。ポータルのメニューからもう一度お入りください。"),
-        _ => ("ログインできませんでした", "ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。解決しない場合は健康保険組合にお問い合わせください。"),
+        HandoffError::Expired => ("ログインの有効期限が切れました", "お手数ですが、ポータルのメニューから「医療費と給付金支給額」をもう一度選んでください。".to_owned()),
+        HandoffError::Replayed => ("このログインは使用済みです", "画面の再読み込みや「戻る」でこのページが開かれた可能性があります。ポータルのメニューからもう一度お入りください。".to_owned()),
+        HandoffError::UnknownMember => (
+            "ご利用の登録が見つかりません",
+            format!(
+                "「医療費と給付金支給額」の対象者として、まだ登録されていません。加入後まもない方は、登録まで日数がかかることがあります。{}にお問い合わせください。",
+                app.settings.contact_line()
+            ),
+        ),
+        _ => (
+            "ログインできませんでした",
+            format!("ポータルのメニューから「医療費と給付金支給額」を選んでお入りください。解決しない場合は、{}にお問い合わせください。", app.settings.contact_line()),
+        ),
     };
-    html_response(401, page(app, title, detail))
+    html_response(401, page(app, title, &detail))
 }
 
 
-/// The refusal page (`templates/refusal.html`): what happened, what to do, the way back.
-#[derive(askama::Template)]
-#[template(path = "refusal.html")]
-struct RefusalPage<'a> {
-    title: &'a str,
-    detail: &'a str,
-    portal_url: &'a str,
-}
-
+/// A refusal or notice page in the site's frame (the header, whom to ask in the footer): what
+/// happened, what to do, the way back to the portal.
 fn page(app: &App, title: &str, detail: &str) -> String {
-    let page = RefusalPage { title, detail, portal_url: &app.settings.portal_url };
-    askama::Template::render(&page).unwrap_or_else(|e| {
-        tracing::error!(code = "page_render_failed", error = %e, "refusal page not rendered");
-        String::from("<!doctype html><title>ログインできませんでした</title>")
-    })
+    kenpo_shared::http::framed_page(&app.settings, "/assets/app.css", title, detail, &[(&app.settings.portal_url, "ポータルに戻る")])
 }

@@ -136,13 +136,13 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
     match mailer.send(&mail).await {
         Ok(_) => {
             settle(app, claimed, completed_at, Settlement::Sent).await;
-            tracing::info!(code = "welcome_sent", member = %member, "welcome mail sent");
+            tracing::info!(code = "welcome_sent", member = %kenpo_shared::pseudonym::of(member), "welcome mail sent");
             Ok(Outcome::Sent)
         }
         Err(e @ MailError::Rejected(_)) => {
             // The provider's code and request id only (`SesMailer` never keeps SES's text, which
             // names the refused address).
-            tracing::error!(code = "welcome_rejected", member = %member, provider = %e, "welcome mail refused; address marked");
+            tracing::error!(code = "welcome_rejected", member = %kenpo_shared::pseudonym::of(member), provider = %e, "welcome mail refused; address marked");
             settle(app, claimed, completed_at, Settlement::Rejected).await;
             Ok(Outcome::Rejected)
         }
@@ -172,11 +172,11 @@ async fn address_notice(app: &App, mailer: &dyn Mailer, change: &SignupChange, t
     wait_for_send_slot(app.store.as_ref(), app.clock.as_ref(), app.settings.send_rate).await?;
     match mailer.send(&address_changed_mail(&app.settings, member, to)).await {
         Ok(_) => {
-            tracing::info!(code = "address_notice_sent", member = %member, "notice sent to the previous address");
+            tracing::info!(code = "address_notice_sent", member = %kenpo_shared::pseudonym::of(member), "notice sent to the previous address");
             Ok(Outcome::Sent)
         }
         Err(e @ MailError::Rejected(_)) => {
-            tracing::warn!(code = "address_notice_rejected", member = %member, provider = %e, "the previous address refused the notice");
+            tracing::warn!(code = "address_notice_rejected", member = %kenpo_shared::pseudonym::of(member), provider = %e, "the previous address refused the notice");
             Ok(Outcome::Rejected)
         }
         Err(e) => Err(WelcomeError::Mail(e)),
@@ -186,25 +186,17 @@ async fn address_notice(app: &App, mailer: &dyn Mailer, change: &SignupChange, t
 /// The notice to the previous address: that the address was changed and what to do if the member
 /// did not change it; never the new address.
 pub fn address_changed_mail(s: &Settings, member: &kenpo_shared::domain::MemberId, to: kenpo_shared::domain::EmailAddress) -> OutgoingMail {
-    let service = "医療費と給付金支給額";
+    let service = kenpo_shared::http::SYSTEM_NAME;
     let subject = format!("【{service}】メールアドレスが変更されました");
-    let text = format!(
-        "{society}の「{service}」で、お知らせの送り先のメールアドレスが変更されました。\n\
-         今後のお知らせは、このメールアドレスには届きません。\n\n\
-         ご自身で変更された場合は、このメールへの対応は不要です。\n\
-         お心当たりのない場合は、ポータルから「{service}」に入り、トップページでメールアドレスをご確認のうえ、{society}までご連絡ください。\n\
-         このメールは送信専用です。ご返信いただいてもお答えできません。\n\n{society}\n",
-        society = s.society_name,
-    );
-    let html = format!(
-        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
-         <p>{society}の「{service}」で、お知らせの送り先のメールアドレスが変更されました。</p>\
-         <p>今後のお知らせは、このメールアドレスには届きません。</p>\
-         <p>ご自身で変更された場合は、このメールへの対応は不要です。</p>\
-         <p>お心当たりのない場合は、ポータルから「{service}」に入り、トップページでメールアドレスをご確認のうえ、{society}までご連絡ください。</p>\
-         <p>このメールは送信専用です。ご返信いただいてもお答えできません。</p><p>{society}</p></body></html>",
-        society = kenpo_shared::http::escape_html(&s.society_name),
-    );
+    let paragraphs = [
+        format!("{}の「{service}」で、お知らせの送り先のメールアドレスが変更されました。", s.society_name),
+        "今後のお知らせは、このメールアドレスには届きません。".to_owned(),
+        "ご自身で変更された場合は、このメールへの対応は不要です。".to_owned(),
+        format!("お心当たりのない場合は、ポータルから「{service}」に入り、トップページでメールアドレスをご確認のうえ、{}にご連絡ください。", s.contact_line()),
+        "このメールは送信専用です。ご返信いただいてもお答えできません。".to_owned(),
+        s.society_name.clone(),
+    ];
+    let (text, html) = mail_parts(&paragraphs);
     OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html), from_name: Some(s.society_name.clone()), headers: Vec::new() }
 }
 
@@ -219,26 +211,33 @@ async fn settle(app: &App, claimed: SignupRecord, completed_at: chrono::DateTime
     }
 }
 
-/// The mail itself: Japanese, plain text with an HTML part, nothing sensitive (no birth date).
+/// The mail itself: Japanese, nothing sensitive (no birth date); the same sentences in the text
+/// part and the HTML part (one list of paragraphs, each escaped for HTML; a viewport for phones);
+/// `From` with the society's name; whom to ask at the end.
 pub fn welcome_mail(s: &Settings, member: &kenpo_shared::domain::MemberId, to: kenpo_shared::domain::EmailAddress, notify: bool) -> OutgoingMail {
-    let service = "医療費と給付金支給額";
+    let service = kenpo_shared::http::SYSTEM_NAME;
     let subject = format!("「{service}」へようこそ");
     let choice = if notify { "必要（医療費通知等が更新されたときにお知らせします）" } else { "不要" };
-    let text = format!(
-        "{society}の「{service}」にご登録いただき、ありがとうございます。\n\n\
-         医療費通知： {choice}\n\n\
-         通知の設定とメールアドレスは、トップページからいつでも変更できます。\n\
-         迷惑メール対策をされている場合は「{domain}」からのメールを受信できるよう設定してください。\n\n\
-         このメールにお心当たりのない場合は、{society}までご連絡ください。\n\
-         このメールは送信専用です。ご返信いただいてもお答えできません。\n\n{society}\n",
-        society = s.society_name,
-        domain = s.mail_from_domain,
-    );
-    let html = format!(
-        "<!doctype html><html lang=\"ja\"><body><p>{society}の「{service}」にご登録いただき、ありがとうございます。</p>\
-         <p>医療費通知：{choice}</p><p>通知の設定とメールアドレスは、トップページからいつでも変更できます。</p>\
-         <p>このメールは送信専用です。</p><p>{society}</p></body></html>",
-        society = s.society_name,
-    );
+    let paragraphs = [
+        format!("{}の「{service}」にご登録いただき、ありがとうございます。", s.society_name),
+        format!("医療費通知：{choice}"),
+        "通知の設定とメールアドレスは、トップページからいつでも変更できます。".to_owned(),
+        format!("迷惑メール対策をされている場合は「{}」からのメールを受信できるよう設定してください。", s.mail_from_domain),
+        format!("このメールにお心当たりのない場合は、{}にお問い合わせください。", s.contact_line()),
+        "このメールは送信専用です。ご返信いただいてもお答えできません。".to_owned(),
+        s.society_name.clone(),
+    ];
+    let (text, html) = mail_parts(&paragraphs);
     OutgoingMail { member_id: Some(member.clone()), from: s.sender_address.clone(), to, subject, text, html: Some(html), from_name: Some(s.society_name.clone()), headers: Vec::new() }
+}
+
+/// The text part (paragraphs separated by a blank line) and the HTML part (the same paragraphs,
+/// escaped, in a page with a viewport) of a mail.
+pub fn mail_parts(paragraphs: &[String]) -> (String, String) {
+    let text = paragraphs.join("\n\n") + "\n";
+    let body: String = paragraphs.iter().map(|p| format!("<p>{}</p>", kenpo_shared::http::escape_html(p))).collect();
+    let html = format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>{body}</body></html>"
+    );
+    (text, html)
 }

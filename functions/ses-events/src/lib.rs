@@ -94,7 +94,7 @@ pub async fn handle_event(app: &App, event: &SesEvent) -> Result<Outcome, StoreE
         Decided::Skipped(reason) => Ok(Outcome::Ignored(reason)),
         _ => {
             if applied.wrote {
-                tracing::warn!(code = "email_problem_marked", member = %member, problem = problem.as_str(), "address marked; no more mail to it");
+                tracing::warn!(code = "email_problem_marked", member = %kenpo_shared::pseudonym::of(&member), problem = problem.as_str(), "address marked; no more mail to it");
             }
             Ok(Outcome::Marked(problem))
         }

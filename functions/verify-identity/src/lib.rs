@@ -31,7 +31,17 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 fn parse(app: &App, input: &IdentityInput) -> Result<Identity, ApiError> {
-    let insurer = InsurerNumber::parse(&input.insurer_number).map_err(|e| ApiError::invalid_field("insurerNumber", &e));
+    let insurer = InsurerNumber::parse(&input.insurer_number).map_err(|e| {
+        if e.code == "check_digit" {
+            // A typing mistake: which numbers are the society's, and who uses which.
+            ApiError::from(ErrorCode::InvalidInput).with_field(
+                "insurerNumber",
+                format!("保険者番号に誤りがあります。{}健康保険証の左下に記載されている8桁の番号をご確認ください。", app.settings.insurer_numbers_guide()),
+            )
+        } else {
+            ApiError::invalid_field("insurerNumber", &e)
+        }
+    });
     let birth = BirthDate::parse(&input.birth_date, app.clock.today_in_japan()).map_err(|e| ApiError::invalid_field("birthDate", &e));
     let insurer = insurer.and_then(|n| {
         if app.settings.is_society_insurer(&n) {
@@ -40,8 +50,8 @@ fn parse(app: &App, input: &IdentityInput) -> Result<Identity, ApiError> {
             Err(ApiError::from(ErrorCode::InvalidInput).with_field(
                 "insurerNumber",
                 format!(
-                    "当組合の保険者番号は{}です。健康保険証の左下に記載されている8桁の番号を入力してください（記号・番号や社員番号ではありません）。",
-                    app.settings.insurer_numbers_hint()
+                    "{}健康保険証の左下に記載されている8桁の番号を入力してください（記号・番号や社員番号ではありません）。",
+                    app.settings.insurer_numbers_guide()
                 ),
             ))
         }
@@ -76,7 +86,17 @@ async fn verify(app: &App, req: &Request, session: Session, confirmed: Confirmed
     let applied = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, &session.member_id, Sender::member(&session), Start::Known(signup), &command).await?;
     confirmed.confirm_if(applied.outcome.session_checked());
     if applied.wrote && matches!(applied.outcome, Outcome::Refused(SignupError::Locked { .. })) {
-        tracing::warn!(code = "identity_locked", member = %session.member_id, "identity check locked");
+        tracing::warn!(code = "identity_locked", member = %kenpo_shared::pseudonym::of(&session.member_id), "identity check locked");
     }
-    Ok(ok_json(&StepReply::new(member_outcome(applied.outcome)?)))
+    Ok(ok_json(&StepReply::new(member_outcome(applied.outcome).map_err(|e| explained(app, e))?)))
+}
+
+/// A mismatch as the member reads it: which members use which 保険者番号 (a 特例退職 member who
+/// typed the number on most cards learns theirs; said after every mismatch, so it tells nothing
+/// about which field was wrong). A lock's message gets whom to ask in `http::authenticated`.
+fn explained(app: &App, mut e: ApiError) -> ApiError {
+    if e.code == ErrorCode::IdentityMismatch {
+        e.message.push_str(&app.settings.insurer_numbers_guide());
+    }
+    e
 }

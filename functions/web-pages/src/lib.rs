@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use askama::Template;
 use kenpo_shared::ApiError;
 use kenpo_shared::config::Settings;
-use kenpo_shared::http::{asset_response, escape_html, html_response, see_other};
+use kenpo_shared::http::{asset_response, html_response, see_other};
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
 
@@ -56,6 +56,8 @@ struct Screen<'a> {
     step_names: [&'a str; 4],
     system_name: &'a str,
     society: &'a str,
+    /// The footer: the society and whom to ask (`kenpo_shared::http::footer_html`, escaped there).
+    footer: String,
     mail_from_domain: &'a str,
     terms_version: &'a str,
     portal_url: &'a str,
@@ -127,7 +129,7 @@ static STATEMENTS_CSS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(STA
 static STATEMENTS_JS_SERVED: LazyLock<Served> = LazyLock::new(|| Served::of(STATEMENTS_JS));
 
 /// The system's name, as the portal's menu shows it.
-pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
+pub use kenpo_shared::http::SYSTEM_NAME;
 
 /// Pages need only the settings: this function builds no AWS client.
 pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
@@ -184,15 +186,9 @@ fn not_found_page(settings: &Settings) -> Response<Body> {
 /// A page of one message with the ways on (the top page, the portal); `allow`: the `Allow` of a 405.
 /// Also the dev server's answer to a page address asked with another method (`GET /logout`).
 pub fn message_page(settings: &Settings, status: u16, title: &str, detail: &str, allow: Option<&str>) -> Response<Body> {
-    let portal = escape_html(safe_href(&settings.portal_url));
-    let (title, detail) = (escape_html(title), escape_html(detail));
-    let mut response = html_response(
-        status,
-        format!(
-            r#"<!doctype html><html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} - {SYSTEM_NAME}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css?v={css}"></head><body><main><h1>{title}</h1><p>{detail}</p><p><a class="button" href="/menu">トップページへ</a></p><p><a href="{portal}">ポータルへ戻る</a></p></main></body></html>"#,
-            css = APP_CSS_SERVED.fingerprint
-        ),
-    );
+    let css = format!("/assets/app.css?v={}", APP_CSS_SERVED.fingerprint);
+    let links = [("/menu", "トップページへ"), (safe_href(&settings.portal_url), "ポータルへ戻る")];
+    let mut response = html_response(status, kenpo_shared::http::framed_page(settings, &css, title, detail, &links));
     if let Some(value) = allow.and_then(|a| HeaderValue::from_str(a).ok()) {
         response.headers_mut().insert(header::ALLOW, value);
     }
@@ -240,6 +236,7 @@ fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
         step_names: STEP_NAMES,
         system_name: SYSTEM_NAME,
         society: &settings.society_name,
+        footer: kenpo_shared::http::footer_html(settings),
         mail_from_domain: &settings.mail_from_domain,
         terms_version: settings.terms_version.as_str(),
         portal_url: safe_href(&settings.portal_url),

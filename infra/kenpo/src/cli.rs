@@ -81,8 +81,9 @@ pub struct DevArgs {
     /// A members CSV loaded after the demo members (docs/FILES.md); they appear on /dev/portal.
     #[arg(long, value_name = "FILE", conflicts_with = "aws")]
     pub members: Option<PathBuf>,
-    /// A medical or benefits CSV applied after the demo data (repeatable, in order).
-    #[arg(long, value_name = "FILE", conflicts_with = "aws")]
+    /// A medical or benefits CSV applied after the demo data (repeatable, in order; with --aws, to
+    /// the stack's table).
+    #[arg(long, value_name = "FILE")]
     pub statements: Vec<PathBuf>,
     /// Where mail goes as .eml files (not with --aws: SES sends it).
     #[arg(long, value_name = "DIR", default_value = "outbox", conflicts_with = "aws")]

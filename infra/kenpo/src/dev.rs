@@ -48,6 +48,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
         let mailer = OutboxMailer::new(&options.outbox).map_err(|e| format!("outbox {}: {e}", options.outbox.display()))?;
         ((store, statements), Arc::new(mailer), Some(options.outbox.clone()), Some(rx))
     };
+    let mut file_members = Vec::new();
     if !options.aws {
         crate::seed::seed(store.as_ref(), &settings.terms_version).await.map_err(|e| e.to_string())?;
         if let Some(file) = &options.members {
@@ -56,7 +57,8 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             })?;
             store.put_members(&members).await.map_err(|e| e.to_string())?;
-            eprintln!("{}: {}件の加入者を読み込みました。", file.display(), members.len());
+            eprintln!("{}: {}件の加入者を読み込みました（/dev/portal に表示されます）。", file.display(), members.len());
+            file_members = members;
         }
         crate::seed_statements::seed_statements(statements.as_ref(), SystemClock.now()).await?;
         crate::notices::mark_notified(statements.as_ref(), SystemClock.today_in_japan(), SystemClock.now()).await.map_err(|e| e.to_string())?;
@@ -70,7 +72,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
         }
     }
     let app = Arc::new(App::new(settings, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?);
-    let dev = Arc::new(Dev { app, handoff, mailer, statements, outbox: outbox.clone() });
+    let dev = Arc::new(Dev { app, handoff, mailer, statements, outbox: outbox.clone(), file_members });
     if let Some(rx) = changes {
         tokio::spawn(crate::welcome::feed(dev.clone(), rx));
     }

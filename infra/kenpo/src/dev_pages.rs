@@ -20,20 +20,21 @@ pub async fn handle(dev: &Dev, req: &Request, path: &str) -> Option<Response<Bod
 }
 
 /// A demo member's row on `/dev/portal`, with a fresh hand-off token.
-struct PortalMember {
+struct PortalMember<'a> {
     token: String,
-    id: &'static str,
-    category: &'static str,
-    note: &'static str,
-    insurer: &'static str,
-    birth: &'static str,
+    id: &'a str,
+    category: &'a str,
+    note: &'a str,
+    insurer: &'a str,
+    /// Made up for the demo members; not shown for a `--members` file's (it may hold real ones).
+    birth: &'a str,
 }
 
 #[derive(askama::Template)]
 #[template(path = "dev_portal.html")]
-struct PortalPage {
+struct PortalPage<'a> {
     title: &'static str,
-    members: Vec<PortalMember>,
+    members: Vec<PortalMember<'a>>,
 }
 
 #[derive(askama::Template)]
@@ -59,10 +60,19 @@ fn page(rendered: askama::Result<String>) -> Response<Body> {
 fn portal(dev: &Dev) -> Response<Body> {
     let now = chrono::Utc::now().timestamp();
     let secret = &dev.app.settings.sso_jwt_secret;
-    let members = crate::seed::DEMO_MEMBERS
+    let demo = crate::seed::DEMO_MEMBERS
         .iter()
-        .map(|d| PortalMember { token: sign_hs256(secret, d.id, now, 10 * 60), id: d.id, category: d.category, note: d.note, insurer: d.insurer, birth: d.birth })
-        .collect();
+        .map(|d| PortalMember { token: sign_hs256(secret, d.id, now, 10 * 60), id: d.id, category: d.category, note: d.note, insurer: d.insurer, birth: d.birth });
+    // The members of `kenpo dev --members FILE`, after the demo's.
+    let loaded = dev.file_members.iter().map(|m| PortalMember {
+        token: sign_hs256(secret, m.member_id.as_str(), now, 10 * 60),
+        id: m.member_id.as_str(),
+        category: m.category.as_deref().unwrap_or("—"),
+        note: "--members で読み込み",
+        insurer: m.insurer_number.as_str(),
+        birth: "（ファイルのとおり）",
+    });
+    let members = demo.chain(loaded).collect();
     page(askama::Template::render(&PortalPage { title: "開発用ポータル", members }))
 }
 

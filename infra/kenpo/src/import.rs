@@ -9,22 +9,34 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kenpo_shared::clock::{Clock, SystemClock};
-use kenpo_shared::config::Settings;
 use kenpo_shared::members_csv;
 use kenpo_shared::store::SignupStore;
 use kenpo_statement_store::import::{Progress, import_file};
 
-pub async fn run(file: PathBuf) -> Result<(), String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+pub async fn run(file: PathBuf, table: &str) -> Result<(), String> {
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let members = members_csv::parse(&bytes, SystemClock.today_in_japan()).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("{} の {}件の誤りのため、取り込みませんでした:\n{}", file.display(), errors.len(), lines.join("\n"))
     })?;
-    let config = crate::aws::config().await;
-    let store = kenpo_shared::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
-    store.put_members(&members).await.map_err(|e| format!("{} ({})", e, e.code()))?;
-    println!("{}件の加入者を {} に取り込みました。", members.len(), settings.table_name);
+    let store = crate::aws::store(table).await?;
+    // In batches of 25 (BatchWriteItem's limit), so a failure can say how far it got; the file
+    // replaces profiles, so running it again reaches the same end.
+    let mut written = 0;
+    for chunk in members.chunks(25) {
+        if let Err(e) = store.put_members(chunk).await {
+            return Err(format!(
+                "{}\nファイルの先頭から{}件を書き込み、残りの{}件は書き込んでいません。原因を直して同じファイルをもう一度取り込んでください（同じ結果になります） / wrote the first {} members, not the other {}; fix the cause and import the same file again",
+                crate::aws::explain(&e.to_string(), table),
+                written,
+                members.len() - written,
+                written,
+                members.len() - written
+            ));
+        }
+        written += chunk.len();
+    }
+    println!("{}件の加入者を {} に取り込みました。", members.len(), table);
     Ok(())
 }
 
@@ -44,18 +56,17 @@ impl Progress for Bar {
     }
 }
 
-pub async fn run_statements(file: PathBuf) -> Result<(), String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+pub async fn run_statements(file: PathBuf, table: &str) -> Result<(), String> {
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let config = crate::aws::config().await;
-    let store = kenpo_statement_store::dynamodb::DynamoStatements::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+    let config = crate::aws::checked_config(table).await?;
+    let store = kenpo_statement_store::dynamodb::DynamoStatements::new(aws_sdk_dynamodb::Client::new(&config), table.to_owned());
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("{} を確認しています…", file.display()));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let progress = Bar(bar.clone());
     let imported = import_file(&store, &bytes, SystemClock.now(), &progress).await;
     bar.finish_and_clear();
-    let imported = imported.map_err(|e| format!("{}: {e} ({})", file.display(), e.code()))?;
+    let imported = imported.map_err(|e| format!("{}: {} ({})", file.display(), crate::aws::explain(&e.to_string(), table), e.code()))?;
     println!("{}: {}", file.display(), crate::dev_import::summary_line(&imported));
     for w in imported.report.warnings.iter() {
         println!("  警告 {}行目 {}: {}", w.line, w.column, w.message);

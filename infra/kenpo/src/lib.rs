@@ -5,11 +5,13 @@
 //! `router` → `routes`, `dev_audit`, `dev_pages`; every one of them → `Dev` (here).
 
 pub mod aws;
+pub mod cli;
 pub mod dev;
 pub mod dev_audit;
 pub mod dev_import;
 pub mod dev_pages;
 pub mod import;
+pub mod ops;
 pub mod router;
 pub mod routes;
 pub mod seed;
@@ -36,6 +38,8 @@ pub struct Dev {
     pub mailer: Arc<dyn Mailer>,
     pub statements: Arc<dyn StatementStore>,
     pub outbox: Option<PathBuf>,
+    /// The members of `--members FILE` (listed on /dev/portal after the demo's).
+    pub file_members: Vec<kenpo_shared::store::MemberProfile>,
 }
 
 pub struct DevOptions {
@@ -47,20 +51,4 @@ pub struct DevOptions {
     pub aws: bool,
 }
 
-pub fn parse_dev(args: &[String]) -> Result<DevOptions, String> {
-    let mut o = DevOptions { port: 3000, members: None, statements: Vec::new(), outbox: PathBuf::from("outbox"), aws: false };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--port" => o.port = value("--port")?.parse().map_err(|_| "--port takes a number from 0 to 65535".to_string())?,
-            "--members" => o.members = Some(PathBuf::from(value("--members")?)),
-            "--statements" => o.statements.push(PathBuf::from(value("--statements")?)),
-            "--outbox" => o.outbox = PathBuf::from(value("--outbox")?),
-            "--aws" => o.aws = true,
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(o)
-}
 

@@ -1,24 +1,14 @@
-//! `kenpo`: the local tools.
-//!
-//! - `kenpo dev [--port N] [--members FILE] [--outbox DIR] [--aws]`: the whole system on 127.0.0.1.
-//! - `kenpo import-members FILE`: load a members CSV (UTF-8 or Shift_JIS) into the DynamoDB table.
-//! - `kenpo import-statements FILE`: apply a medical or benefits CSV to the DynamoDB table, as the
-//!   S3 import does.
+//! `kenpo`: the local tools (`kenpo --help`, `kenpo <command> --help`; the commands are in
+//! `kenpo::cli`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kenpo::{dev, import, parse_dev};
-
-const USAGE: &str = "usage:
-  kenpo dev [--port N] [--members FILE] [--statements FILE]... [--outbox DIR] [--aws]
-  kenpo import-members FILE
-  kenpo import-statements FILE
-environment: SSO_JWT_SECRET, SESSION_KEY, TABLE_NAME, INSURER_NUMBERS, TERMS_VERSION, ONBOARDING_CUTOFF,
-  LOCKOUT_ATTEMPTS, LOCKOUT_SECONDS, SESSION_SECONDS, SENDER_ADDRESS (see README.md)";
+use clap::Parser;
+use kenpo::cli::{Cli, Command};
+use kenpo::{dev, import, ops};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -26,15 +16,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match args.first().map(String::as_str) {
-        Some("dev") => parse_dev(&args[1..]).and_then(|o| runtime.block_on(dev::run(o))),
-        Some("import-members") if args.len() == 2 => runtime.block_on(import::run(PathBuf::from(&args[1]))),
-        Some("import-statements") if args.len() == 2 => runtime.block_on(import::run_statements(PathBuf::from(&args[1]))),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => Err(USAGE.to_string()),
+    let result = match cli.command {
+        Command::Dev(args) => runtime.block_on(dev::run(args.into())),
+        Command::ImportMembers { file, table } => runtime.block_on(import::run(file, &table.name)),
+        Command::ImportStatements { file, table } => runtime.block_on(import::run_statements(file, &table.name)),
+        Command::ShowMember { member_id, personal, table } => runtime.block_on(ops::show(&member_id, personal, &table.name)),
+        Command::Unlock { member_id, table } => runtime.block_on(ops::unlock(&member_id, &table.name)),
+        Command::Pseudonym { member_id, key } => ops::pseudonym(&member_id, &key),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,7 +29,7 @@ pub fn deliver(dev: Arc<Dev>, change: SignupChange) {
         for _ in 0..6 {
             match send_welcome_email::handle_change(&dev.app, dev.mailer.as_ref(), &change).await {
                 Ok(outcome) => {
-                    tracing::debug!(?outcome, member = %change.new.member_id, "welcome mail handled");
+                    tracing::debug!(?outcome, member = %kenpo_shared::pseudonym::of(&change.new.member_id), "welcome mail handled");
                     return;
                 }
                 Err(e) => {
@@ -40,7 +40,7 @@ pub fn deliver(dev: Arc<Dev>, change: SignupChange) {
                 }
             }
         }
-        tracing::error!(code = "welcome_dead_lettered", member = %change.new.member_id, reason = %last, "welcome mail not settled after retries");
+        tracing::error!(code = "welcome_dead_lettered", member = %kenpo_shared::pseudonym::of(&change.new.member_id), reason = %last, "welcome mail not settled after retries");
         if let Some(path) = dev.outbox.as_ref().map(|dir| dir.join("dead-letters.jsonl")) {
             let line = serde_json::json!({"member": change.new.member_id.as_str(), "completedAt": change.new.completed_at, "reason": last}).to_string() + "\n";
             use std::io::Write;
