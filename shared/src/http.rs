@@ -244,6 +244,28 @@ fn with_contact(app: &App, mut e: ApiError) -> ApiError {
     e
 }
 
+/// The path the function routes on, whatever the API stage: `lambda_http` puts `/<stage>` in front
+/// of the path for a named stage (a custom domain mapped to `prod`, or `StageName` in a template),
+/// and the execute-api URL of a named stage carries it too; our routes are the paths after it.
+pub fn route_path(req: &Request) -> String {
+    let path = req.uri().path();
+    let stage = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    match stage.filter(|s| s != "$default" && !s.is_empty()) {
+        Some(stage) => {
+            let prefix = format!("/{stage}");
+            match path.strip_prefix(&prefix) {
+                Some("") => "/".to_owned(),
+                Some(rest) if rest.starts_with('/') => rest.to_owned(),
+                _ => path.to_owned(),
+            }
+        }
+        None => path.to_owned(),
+    }
+}
+
 /// Source IP as API Gateway saw it (recorded with the consent).
 pub fn source_ip(req: &Request) -> Option<String> {
     match req.request_context_ref() {

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 
 /// `handoff` verifies the portal's tokens (only this function holds the portal's key).
 pub async fn handle(app: &App, handoff: &HandoffVerifier, req: Request) -> Response<Body> {
-    if req.uri().path() == "/logout" {
+    if kenpo_shared::http::route_path(&req) == "/logout" {
         return logout(app, &req).await;
     }
     match enter(app, handoff, &req).await {

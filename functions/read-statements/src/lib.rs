@@ -38,7 +38,7 @@ enum Answer {
 /// The answer to one request (errors as their JSON responses; the session cookie re-issued on
 /// every answer but a 401).
 pub async fn handle(reader: &Reader, req: Request) -> Response<Body> {
-    let answer = match req.uri().path() {
+    let answer = match kenpo_shared::http::route_path(&req).as_str() {
         "/api/statements/summary" => Answer::Summary,
         "/api/medical-expenses" => Answer::MedicalExpenses,
         "/api/benefits" => Answer::Benefits,

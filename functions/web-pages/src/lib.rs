@@ -133,7 +133,8 @@ pub use kenpo_shared::http::SYSTEM_NAME;
 
 /// Pages need only the settings: this function builds no AWS client.
 pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
-    let path = req.uri().path();
+    let path = kenpo_shared::http::route_path(&req);
+    let path = path.as_str();
     // Everything no other route takes reaches this function (the API's `$default` route): the
     // API's own addresses keep their JSON error, and a page is only ever read.
     if path.starts_with("/api/") {
