@@ -595,3 +595,11 @@ fn every_alarm_notifies_someone_and_the_outputs_name_what_operators_need() {
         assert!(!t["Outputs"][output]["Value"].is_null(), "output {output}");
     }
 }
+
+/// Issue 13: the template's default `TermsVersion` is the terms file's own version, so a deploy
+/// with the defaults starts (web-pages refuses a mismatch at init).
+#[test]
+fn the_templates_terms_version_is_the_terms_files() {
+    let t: Value = serde_yaml::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).unwrap()).unwrap();
+    assert_eq!(t["Parameters"]["TermsVersion"]["Default"].as_str(), web_pages::terms_file_version());
+}

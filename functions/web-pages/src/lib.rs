@@ -18,6 +18,8 @@ use kenpo_shared::http::{asset_response, html_response, see_other};
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
 
+/// The society's terms (`terms/terms.html`): one file with its own version on the first line.
+pub const TERMS_FILE: &str = include_str!("../terms/terms.html");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STATEMENTS_CSS: &str = include_str!("../assets/statements.css");
@@ -60,6 +62,8 @@ struct Screen<'a> {
     footer: String,
     mail_from_domain: &'a str,
     terms_version: &'a str,
+    /// The terms' text (the file after its comments), the society's own HTML.
+    terms_html: &'a str,
     portal_url: &'a str,
     statements: bool,
     css: &'a str,
@@ -229,6 +233,38 @@ fn fingerprint(bytes: &str) -> String {
     format!("{:08x}", hash >> 32)
 }
 
+/// The version the terms file declares (`<!-- terms-version: YYYY-MM-DD -->` on its first line).
+pub fn terms_file_version() -> Option<&'static str> {
+    let first = TERMS_FILE.lines().next()?.trim();
+    let version = first.strip_prefix("<!--")?.strip_suffix("-->")?.trim().strip_prefix("terms-version:")?.trim();
+    kenpo_shared::domain::TermsVersion::parse(version).ok().map(|_| version)
+}
+
+/// The terms file without its leading comments.
+fn terms_body() -> &'static str {
+    let mut rest = TERMS_FILE.trim_start();
+    while let Some(after) = rest.strip_prefix("<!--") {
+        rest = after.split_once("-->").map_or("", |(_, tail)| tail).trim_start();
+    }
+    rest
+}
+
+/// At start (the Lambda's init, the dev server): the terms file carries a version, and it is the
+/// one the stack asks members to agree to (`TERMS_VERSION`), else the pages would show a text
+/// other than the one on record.
+///
+/// Errors: a `ConfigError` naming `TERMS_VERSION` and both versions.
+pub fn check_terms(settings: &Settings) -> Result<(), kenpo_shared::config::ConfigError> {
+    match terms_file_version() {
+        Some(v) if v == settings.terms_version.as_str() => Ok(()),
+        Some(v) => Err(kenpo_shared::config::ConfigError {
+            name: "TERMS_VERSION",
+            reason: format!("is {} but the terms file (functions/web-pages/terms/terms.html) is version {v}", settings.terms_version.as_str()),
+        }),
+        None => Err(kenpo_shared::config::ConfigError { name: "TERMS_VERSION", reason: "the terms file has no <!-- terms-version: YYYY-MM-DD --> first line".into() }),
+    }
+}
+
 fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
     Screen {
         name: page.name,
@@ -240,6 +276,7 @@ fn render(settings: &Settings, page: &Page) -> askama::Result<String> {
         footer: kenpo_shared::http::footer_html(settings),
         mail_from_domain: &settings.mail_from_domain,
         terms_version: settings.terms_version.as_str(),
+        terms_html: terms_body(),
         portal_url: safe_href(&settings.portal_url),
         statements: page.statements,
         css: &APP_CSS_SERVED.fingerprint,
@@ -384,14 +421,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_terms_are_our_placeholder_with_the_configured_version() {
-        let mut s = Settings::development();
-        s.terms_version = kenpo_shared::domain::TermsVersion::parse("2027-04-01").expect("version");
+    async fn the_terms_are_the_files_text_with_its_version() {
+        let s = Settings::development();
+        assert!(check_terms(&s).is_ok(), "the development version is the file's");
         let (_, html) = page(s, "/signup/identity").await;
         assert!(html.contains("この利用規約はひな形です。健康保険組合が配備時に差し替えます。"));
-        assert!(html.contains(r#"data-terms-version="2027-04-01""#));
-        assert!(html.contains("2027-04-01"));
+        assert!(html.contains(r#"data-terms-version="2026-11-01""#));
+        assert!(!html.contains("terms-version:") && !html.contains("The society replaces"), "the file's comments stay out of the page");
         assert!(!html.contains("KOSMO"));
+    }
+
+    /// The stack's TERMS_VERSION and the file must agree, or the function does not start.
+    #[test]
+    fn a_terms_version_other_than_the_files_refuses_to_start() {
+        let mut s = Settings::development();
+        s.terms_version = kenpo_shared::domain::TermsVersion::parse("2027-04-01").expect("version");
+        let e = check_terms(&s).unwrap_err();
+        assert_eq!(e.name, "TERMS_VERSION");
+        assert!(e.reason.contains("2027-04-01") && e.reason.contains("2026-11-01"), "{}", e.reason);
     }
 
     #[tokio::test]

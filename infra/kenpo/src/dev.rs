@@ -23,6 +23,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", options.port)).await.map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    web_pages::check_terms(&settings).map_err(|e| e.to_string())?;
     if options.aws {
         require_real_secrets(&settings)?;
     }
