@@ -130,3 +130,34 @@ async fn support_sees_and_unlocks_a_member() {
     let p = kenpo(&["pseudonym", "L0001"], &[("LOG_PSEUDONYM_KEY", key)]);
     assert_eq!(String::from_utf8_lossy(&p.stdout).trim(), kenpo_shared::pseudonym::pseudonym(key.as_bytes(), &MemberId::parse("L0001").unwrap()));
 }
+
+/// Issue 13: members who left and whose period of use ended (資格喪失日 + 24 months) are removed
+/// with everything personal in their partition; a member still in the period, and one who has
+/// not left, stay. `--dry-run` only lists.
+#[tokio::test]
+async fn members_whose_period_ended_are_removed_and_no_one_else() {
+    let (client, table) = moto_table("remove-left").await;
+    let store = DynamoStore::new(client, table.clone());
+    let mut gone = member("R0001", "06133946", "19810403");
+    gone.left_on = chrono::NaiveDate::from_ymd_opt(2023, 3, 31);
+    let mut within = member("R0002", "06133946", "19790822");
+    within.left_on = chrono::NaiveDate::from_ymd_opt(2025, 9, 30);
+    store.put_members(&[gone, within, member("R0003", "63133946", "19480115")]).await.unwrap();
+    for id in ["R0001", "R0002"] {
+        let mut r = kenpo_shared::store::SignupRecord::new(MemberId::parse(id).unwrap(), chrono::Utc::now());
+        r.email = kenpo_shared::domain::EmailAddress::from_stored("left@example.jp");
+        store.put_signup(&r, kenpo_shared::store::Expect::Absent).await.unwrap();
+    }
+    let aws = [("AWS_ENDPOINT_URL", moto_endpoint()), ("AWS_ACCESS_KEY_ID", "moto".into()), ("AWS_SECRET_ACCESS_KEY", "moto".into()), ("AWS_REGION", "ap-northeast-1".into()), ("TABLE_NAME", table.clone())];
+    let aws: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let listed = kenpo(&["remove-left-members", "--dry-run"], &aws);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().next(), Some("R0001"), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(store.get_member(&MemberId::parse("R0001").unwrap()).await.unwrap().is_some(), "a dry run deletes nothing");
+    let removed = kenpo(&["remove-left-members"], &aws);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    let (profile, signup) = store.get_member_and_signup(&MemberId::parse("R0001").unwrap()).await.unwrap();
+    assert!(profile.is_none() && signup.is_none(), "the birth date and the address are gone");
+    assert!(store.get_member(&MemberId::parse("R0002").unwrap()).await.unwrap().is_some(), "still within the period");
+    assert!(store.get_signup(&MemberId::parse("R0002").unwrap()).await.unwrap().is_some());
+    assert!(store.get_member(&MemberId::parse("R0003").unwrap()).await.unwrap().is_some(), "a member");
+}

@@ -63,6 +63,15 @@ pub enum Command {
         #[command(flatten)]
         table: Table,
     },
+    /// Remove the members whose period of use ended (資格喪失日 + 24 months): their profile, onboarding
+    /// and consents (their statements expire on their own). Prints their member ids.
+    RemoveLeftMembers {
+        /// List them without deleting anything.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        table: Table,
+    },
     /// The keyed pseudonym that log lines use for a member (`LOG_PSEUDONYM_KEY`: the stack's key).
     Pseudonym {
         /// The member id.

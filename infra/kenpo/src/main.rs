@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::ImportStatements { file, table } => runtime.block_on(import::run_statements(file, &table.name)),
         Command::ShowMember { member_id, personal, table } => runtime.block_on(ops::show(&member_id, personal, &table.name)),
         Command::Unlock { member_id, table } => runtime.block_on(ops::unlock(&member_id, &table.name)),
+        Command::RemoveLeftMembers { dry_run, table } => runtime.block_on(ops::remove_left(&table.name, dry_run)),
         Command::Pseudonym { member_id, key } => ops::pseudonym(&member_id, &key),
     };
     match result {

@@ -90,3 +90,103 @@ pub fn pseudonym(id: &str, key: &str) -> Result<(), String> {
     println!("{}", kenpo_shared::pseudonym::pseudonym(key.as_bytes(), &member));
     Ok(())
 }
+
+/// Removes the members whose period of use ended (資格喪失日 plus 24 months, the rule the screens
+/// apply: `kenpo_statements::read::access_expired`): every item of their partition (the profile
+/// with the birth date, the signup record with the address, the consents, what is left of their
+/// statements and notices). Their statements expire by TTL anyway; this removes what has none. One
+/// Scan of the profiles with a 資格喪失日 (the operator's command only: no member's request scans),
+/// then per member one Query and BatchWriteItem deletes. `dry_run`: lists them, deletes nothing.
+/// Prints the member ids (no other personal data) and the count.
+pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+    let config = crate::aws::checked_config(table).await?;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let explain = |e: &dyn std::fmt::Display| crate::aws::explain(&e.to_string(), table);
+    let today = SystemClock.today_in_japan();
+    let mut ended = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .filter_expression("SK = :profile AND attribute_exists(leftOn)")
+            .projection_expression("PK, leftOn")
+            .expression_attribute_values(":profile", AttributeValue::S("PROFILE".into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| explain(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        for item in page.items() {
+            let pk = item.get("PK").and_then(|v| v.as_s().ok());
+            let left_on = item.get("leftOn").and_then(|v| v.as_s().ok()).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            if let (Some(pk), Some(left_on)) = (pk, left_on)
+                && kenpo_statements::read::access_expired(Some(left_on), today)
+            {
+                ended.push(pk.clone());
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    ended.sort();
+    for pk in &ended {
+        println!("{}", pk.trim_start_matches("MEMBER#"));
+    }
+    if dry_run {
+        println!("{}人の利用期間が終わっています（--dry-run: 削除していません）。", ended.len());
+        return Ok(());
+    }
+    let mut items_removed = 0;
+    for (done, pk) in ended.iter().enumerate() {
+        let mut keys = Vec::new();
+        let mut from = None;
+        loop {
+            let page = client
+                .query()
+                .table_name(table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .projection_expression("PK, SK")
+                .consistent_read(true)
+                .set_exclusive_start_key(from)
+                .send()
+                .await
+                .map_err(|e| explain(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+            keys.extend(page.items().iter().cloned());
+            from = page.last_evaluated_key;
+            if from.is_none() {
+                break;
+            }
+        }
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .filter_map(|k| DeleteRequest::builder().set_key(Some(k.clone())).build().ok())
+                .map(|d| WriteRequest::builder().delete_request(d).build())
+                .collect();
+            // Unprocessed deletes are tried again a few times, then reported.
+            for attempt in 0..5 {
+                let out = client
+                    .batch_write_item()
+                    .request_items(table, requests.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}\n{done}人を削除した後で止まりました。もう一度実行すると続きから削除します / stopped after {done} members; run it again to go on", explain(&aws_sdk_dynamodb::error::DisplayErrorContext(&e))))?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 4 {
+                    return Err(format!("DynamoDBが削除を受け付けませんでした。{done}人を削除した後で止まりました。もう一度実行してください / throttled after {done} members; run it again"));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+        }
+        items_removed += keys.len();
+    }
+    println!("利用期間が終わった{}人（{}件の項目）をテーブル {table} から削除しました。", ended.len(), items_removed);
+    Ok(())
+}
