@@ -141,26 +141,14 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
     }
     let mut items_removed = 0;
     for (done, pk) in ended.iter().enumerate() {
-        let mut keys = Vec::new();
-        let mut from = None;
-        loop {
-            let page = client
-                .query()
-                .table_name(table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .projection_expression("PK, SK")
-                .consistent_read(true)
-                .set_exclusive_start_key(from)
-                .send()
-                .await
-                .map_err(|e| explain(&aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
-            keys.extend(page.items().iter().cloned());
-            from = page.last_evaluated_key;
-            if from.is_none() {
-                break;
-            }
-        }
+        let member = MemberId::parse(pk.trim_start_matches("MEMBER#")).map_err(|e| format!("{pk}: {}", e.message))?;
+        // Every item of the partition (its sort keys are printable ASCII).
+        let keys: Vec<_> = kenpo_shared::store::dynamodb::partition_items(&client, table, &member, " ", "~~~~")
+            .await
+            .map_err(|e| explain(&e))?
+            .into_iter()
+            .map(|mut item| item.drain().filter(|(k, _)| k == "PK" || k == "SK").collect::<std::collections::HashMap<_, _>>())
+            .collect();
         for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()

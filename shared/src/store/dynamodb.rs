@@ -780,19 +780,8 @@ impl SignupStore for DynamoStore {
                 return Ok(SendSlot::At(now));
             }
             // Both failed: paused, or a race. The pause decides.
-            let paused = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("PK", s(SEND_RATE_KEY))
-                .key("SK", s(SEND_RATE_KEY))
-                .projection_expression("pausedUntil")
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            if let Some(until) = paused.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).filter(|u| *u > now_ms) {
-                return DateTime::from_timestamp_millis(until).map(SendSlot::PausedUntil).ok_or_else(|| StoreError::Corrupt("pausedUntil out of range".into()));
+            if let Some(until) = self.sending_paused_until().await?.filter(|u| *u > now) {
+                return Ok(SendSlot::PausedUntil(until));
             }
         }
         Err(StoreError::Unavailable("send slot ledger contended".into()))
@@ -816,7 +805,15 @@ impl SignupStore for DynamoStore {
             return Ok(until);
         }
         // Another sender paused first: its pause stands.
-        let current = self
+        Ok(self.sending_paused_until().await?.unwrap_or(until))
+    }
+}
+
+impl DynamoStore {
+    /// The send-rate ledger's pause (`pausedUntil`, UTC), if one was ever set: one strongly
+    /// consistent GetItem of that attribute only.
+    async fn sending_paused_until(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
             .client
             .get_item()
             .table_name(&self.table)
@@ -827,7 +824,7 @@ impl SignupStore for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(current.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).and_then(DateTime::from_timestamp_millis).unwrap_or(until))
+        Ok(out.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).and_then(DateTime::from_timestamp_millis))
     }
 }
 
