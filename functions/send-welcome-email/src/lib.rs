@@ -116,9 +116,6 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
         return Ok(Outcome::Skipped("not_a_completion"));
     }
     let member = &change.new.member_id;
-    // The account's rate holds for welcome mails too; the slot comes before the claim, so a
-    // ledger that cannot be reached leaves nothing claimed.
-    wait_for_send_slot(app.store.as_ref(), app.clock.as_ref(), app.settings.send_rate).await?;
     let start = Start::Known(Some(change.new.clone()));
     let claim = apply(app.store.as_ref(), app.clock.as_ref(), &app.policy, member, Sender::System, start, &Command::ClaimWelcome).await?;
     match claim.outcome {
@@ -132,6 +129,13 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
     let (Some(completed_at), Some(to)) = (claimed.welcome_mail_for, claimed.email.clone()) else {
         return Ok(Outcome::Skipped("no_address"));
     };
+    // The account's rate holds for welcome mails too (a slot only for a mail that goes: a repeat
+    // or a member without an address costs no ledger request). A wait that fails gives the claim
+    // back, so the retry sends.
+    if let Err(e) = wait_for_send_slot(app.store.as_ref(), app.clock.as_ref(), app.settings.send_rate).await {
+        settle(app, claimed, completed_at, Settlement::Released).await;
+        return Err(e.into());
+    }
     let mail = welcome_mail(&app.settings, member, to, claimed.notify_medical_expenses.unwrap_or(false));
     match mailer.send(&mail).await {
         Ok(_) => {

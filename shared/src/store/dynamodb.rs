@@ -28,11 +28,14 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Whether this process's last send slot came from a busy ledger: the next reservation tries
+    /// that way first (a welcome mail on its own: 1 request; a notice run: 1 request per mail).
+    ledger_busy: std::sync::atomic::AtomicBool,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), ledger_busy: std::sync::atomic::AtomicBool::new(false) }
     }
 
     pub fn client(&self) -> &Client {
@@ -732,52 +735,19 @@ impl SignupStore for DynamoStore {
     }
 
     async fn reserve_send_slot(&self, now: DateTime<Utc>, interval: chrono::Duration) -> Result<SendSlot, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let now = super::ceil_to_millis(now);
-        let (now_ms, step) = (now.timestamp_millis(), interval.num_milliseconds().max(1));
-        let horizon_ms = now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000;
-        let not_paused = "(attribute_not_exists(pausedUntil) OR pausedUntil <= :now)";
+        let step = interval.num_milliseconds().max(1);
         // A few rounds: a failed condition means the ledger moved past `now` or fell behind it
         // between the two requests (another sender's reservation, or time passing).
         for _ in 0..8 {
-            // Busy: take the next slot, which lies ahead of now (and within reason).
-            let busy = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("PK", s(SEND_RATE_KEY))
-                .key("SK", s(SEND_RATE_KEY))
-                .update_expression("ADD nextSlot :step")
-                .condition_expression(format!("nextSlot > :now AND nextSlot < :horizon AND {not_paused}"))
-                .expression_attribute_values(":step", n(step))
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":horizon", n(horizon_ms))
-                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
-                .send()
-                .await;
-            match busy {
-                Ok(out) => {
-                    let slot = out.attributes.as_ref().and_then(|a| get_n(a, "nextSlot")).ok_or_else(|| StoreError::Corrupt("nextSlot missing".into()))?;
-                    return DateTime::from_timestamp_millis(slot).map(SendSlot::At).ok_or_else(|| StoreError::Corrupt("nextSlot out of range".into()));
+            let busy_first = self.ledger_busy.load(Relaxed);
+            for busy in [busy_first, !busy_first] {
+                let slot = if busy { self.next_busy_slot(now, step).await? } else { self.idle_slot(now, step).await?.then_some(now) };
+                if let Some(slot) = slot {
+                    self.ledger_busy.store(busy, Relaxed);
+                    return Ok(SendSlot::At(slot));
                 }
-                Err(e) if e.as_service_error().is_some_and(ConditionalError::condition_failed) => {}
-                Err(e) => return Err(unavailable(&e)),
-            }
-            // Idle, never used, or implausibly far ahead: the slot is now.
-            let idle = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("PK", s(SEND_RATE_KEY))
-                .key("SK", s(SEND_RATE_KEY))
-                .update_expression("SET nextSlot = :next")
-                .condition_expression(format!("(attribute_not_exists(nextSlot) OR nextSlot <= :now OR nextSlot >= :horizon) AND {not_paused}"))
-                .expression_attribute_values(":next", n(now_ms + step))
-                .expression_attribute_values(":now", n(now_ms))
-                .expression_attribute_values(":horizon", n(horizon_ms))
-                .send()
-                .await;
-            if condition_applied(idle)? {
-                return Ok(SendSlot::At(now));
             }
             // Both failed: paused, or a race. The pause decides.
             if let Some(until) = self.sending_paused_until().await?.filter(|u| *u > now) {
@@ -809,7 +779,58 @@ impl SignupStore for DynamoStore {
     }
 }
 
+/// Not paused: no pause, or one that is over (`:now`).
+const LEDGER_NOT_PAUSED: &str = "(attribute_not_exists(pausedUntil) OR pausedUntil <= :now)";
+
 impl DynamoStore {
+    /// The ledger is busy (its next slot ahead of `now`, within the horizon): that slot, and the
+    /// ledger moved one `step` (ms) on. `None`: not busy, or paused.
+    async fn next_busy_slot(&self, now: DateTime<Utc>, step: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(SEND_RATE_KEY))
+            .key("SK", s(SEND_RATE_KEY))
+            .update_expression("ADD nextSlot :step")
+            .condition_expression(format!("nextSlot > :now AND nextSlot < :horizon AND {LEDGER_NOT_PAUSED}"))
+            .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let slot = out.attributes.as_ref().and_then(|a| get_n(a, "nextSlot")).ok_or_else(|| StoreError::Corrupt("nextSlot missing".into()))?;
+                DateTime::from_timestamp_millis(slot).map(Some).ok_or_else(|| StoreError::Corrupt("nextSlot out of range".into()))
+            }
+            Err(e) if e.as_service_error().is_some_and(ConditionalError::condition_failed) => Ok(None),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+
+    /// The ledger is idle, never used, or implausibly far ahead: the slot is `now`, the next one
+    /// `step` (ms) later. `false`: not idle, or paused.
+    async fn idle_slot(&self, now: DateTime<Utc>, step: i64) -> Result<bool, StoreError> {
+        let now_ms = now.timestamp_millis();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(SEND_RATE_KEY))
+            .key("SK", s(SEND_RATE_KEY))
+            .update_expression("SET nextSlot = :next")
+            .condition_expression(format!("(attribute_not_exists(nextSlot) OR nextSlot <= :now OR nextSlot >= :horizon) AND {LEDGER_NOT_PAUSED}"))
+            .expression_attribute_values(":next", n(now_ms + step))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
+            .send()
+            .await;
+        condition_applied(result)
+    }
+
     /// The send-rate ledger's pause (`pausedUntil`, UTC), if one was ever set: one strongly
     /// consistent GetItem of that attribute only.
     async fn sending_paused_until(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
