@@ -51,6 +51,15 @@ pub fn ok_json(value: &impl Serialize) -> Response<Body> {
     json_response(200, value)
 }
 
+/// A link target from configuration (`PORTAL_URL`, …): only http(s) URLs and same-site paths,
+/// else the site root (never `javascript:` or another scheme, even if an operator typed one).
+pub fn safe_href(url: &str) -> &str {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let ok = lower.starts_with("https://") || lower.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"));
+    if ok { url } else { "/" }
+}
+
 /// The service's name, on every page and mail (the manual's).
 pub const SYSTEM_NAME: &str = "医療費と給付金支給額";
 

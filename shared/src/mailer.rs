@@ -80,6 +80,11 @@ pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &d
     match store.reserve_send_slot(now, interval).await? {
         crate::store::SendSlot::At(slot) => {
             if let Ok(wait) = (slot - now).to_std() {
+                // Never a wait the function's timeout could cut short (the slot is let go; the
+                // caller is retried later).
+                if wait > MAX_SLOT_WAIT {
+                    return Err(SendWait::Store(crate::store::StoreError::Unavailable(format!("send slot {} s ahead", wait.as_secs()))));
+                }
                 tokio::time::sleep(wait).await;
             }
             Ok(())
@@ -87,6 +92,10 @@ pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &d
         crate::store::SendSlot::PausedUntil(until) => Err(SendWait::Paused(until)),
     }
 }
+
+/// The longest wait for a send slot (15 s): a Lambda with a 60 s timeout and a batch of three
+/// never runs out of time waiting.
+pub const MAX_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The time between two sends at `rate` per second: whole milliseconds, rounded up (never
 /// faster than the rate), at least 1 ms.

@@ -33,12 +33,17 @@ pub fn decode(bytes: &[u8]) -> String {
 }
 
 /// All members, or every line that is wrong (nothing is imported from a file with errors).
-pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<CsvLineError>> {
+/// `society`: the society's 保険者番号 (`INSURER_NUMBERS`); a member with another number could
+/// never pass the identity check, so such a line is refused.
+pub fn parse(bytes: &[u8], today: NaiveDate, society: &[InsurerNumber]) -> Result<Vec<MemberProfile>, Vec<CsvLineError>> {
     let text = decode(bytes);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
     let header_error = |reason: &str| vec![CsvLineError { line: 1, column: "header".into(), reason: reason.into() }];
     let headers = reader.headers().map_err(|_| header_error("見出し行を読めません"))?.clone();
     let index = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    if let Some((_, repeated)) = headers.iter().enumerate().find(|(i, h)| headers.iter().take(*i).any(|earlier| earlier.eq_ignore_ascii_case(h))) {
+        return Err(vec![CsvLineError { line: 1, column: repeated.chars().take(40).collect(), reason: "同じ列が2回あります（各列は1回だけにしてください）".into() }]);
+    }
     let (Some(id_col), Some(insurer_col), Some(birth_col)) = (index("member_id"), index("insurer_number"), index("birth_date")) else {
         return Err(header_error("見出しに member_id, insurer_number, birth_date が必要です"));
     };
@@ -81,6 +86,14 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Result<Vec<MemberProfile>, Vec<C
             }
         });
         let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", insurer_reason(field(insurer_col), e.message))).ok();
+        let insurer = insurer.filter(|n| {
+            let ours = society.contains(n);
+            if !ours {
+                let numbers: Vec<&str> = society.iter().map(InsurerNumber::as_str).collect();
+                bad("insurer_number", format!("当組合の保険者番号（{}）ではありません（この加入者は本人確認を通れません）", numbers.join("、")));
+            }
+            ours
+        });
         let birth = BirthDate::parse(field(birth_col), today).map_err(|e| bad("birth_date", e.message)).ok();
         let name = match name_col.map(field).filter(|n| !n.is_empty()) {
             Some(n) if n.chars().count() > 40 || n.chars().any(char::is_control) => {
@@ -147,10 +160,25 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
     }
 
+    fn society() -> Vec<InsurerNumber> {
+        ["06133946", "63133946"].iter().map(|n| InsurerNumber::parse(n).unwrap()).collect()
+    }
+
+    /// A number that is not the society's (a typo that passes the check digit, another
+    /// society's file), and a column given twice: refused.
+    #[test]
+    fn another_societys_number_and_a_repeated_column_are_refused() {
+        let errors = parse(b"member_id,insurer_number,birth_date\nM001,01130012,19810403\n", today(), &society()).unwrap_err();
+        assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "insurer_number"));
+        assert!(errors[0].reason.contains("06133946"), "{}", errors[0].reason);
+        let twice = parse(b"member_id,insurer_number,birth_date,member_id\nM001,06133946,19810403,M002\n", today(), &society()).unwrap_err();
+        assert_eq!((twice[0].line, twice[0].column.as_str()), (1, "member_id"));
+    }
+
     #[test]
     fn utf8_with_bom_and_optional_columns() {
         let csv = "\u{feff}member_id,insurer_number,birth_date,category\nM001,06133946,19810403,一般\nM002,63133946,19450101,特例退職\n";
-        let members = parse(csv.as_bytes(), today()).unwrap();
+        let members = parse(csv.as_bytes(), today(), &society()).unwrap();
         assert_eq!(members.len(), 2);
         assert_eq!(members[1].category.as_deref(), Some("特例退職"));
     }
@@ -159,14 +187,14 @@ mod tests {
     fn shift_jis_from_excel() {
         let text = "member_id,insurer_number,birth_date,category\r\nM001,06133946,19810403,任意継続\r\n";
         let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
-        let members = parse(&bytes, today()).unwrap();
+        let members = parse(&bytes, today(), &society()).unwrap();
         assert_eq!(members[0].category.as_deref(), Some("任意継続"));
     }
 
     #[test]
     fn every_bad_line_is_reported_without_its_value() {
         let csv = "member_id,insurer_number,birth_date\nM001,06133947,19810403\nM002,06133946,19810230\nM003,06133946,19810403\n";
-        let errors = parse(csv.as_bytes(), today()).unwrap_err();
+        let errors = parse(csv.as_bytes(), today(), &society()).unwrap_err();
         assert_eq!(errors.iter().map(|e| (e.line, e.column.as_str())).collect::<Vec<_>>(), vec![(2, "insurer_number"), (3, "birth_date")]);
         assert!(errors.iter().all(|e| !e.to_string().contains("19810230")));
     }
@@ -177,7 +205,7 @@ mod tests {
     fn line_numbers_are_physical_for_every_line_end() {
         for end in ["\r\n", "\n", "\r"] {
             let csv = ["member_id,insurer_number,birth_date", "M001,06133946,19810403", "M002,06133947,19810403", "", "M003,06133946,19810230"].join(end) + end;
-            let errors = parse(csv.as_bytes(), today()).unwrap_err();
+            let errors = parse(csv.as_bytes(), today(), &society()).unwrap_err();
             assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 5], "{end:?}");
         }
     }
@@ -186,7 +214,7 @@ mod tests {
     #[test]
     fn a_member_id_on_two_lines_refuses_the_file_and_names_both() {
         let csv = "member_id,insurer_number,birth_date\r\nM001,06133946,19810403\r\nM002,06133946,19790822\r\nM001,63133946,19480115\r\n";
-        let errors = parse(csv.as_bytes(), today()).unwrap_err();
+        let errors = parse(csv.as_bytes(), today(), &society()).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!((errors[0].line, errors[0].column.as_str()), (4, "member_id"));
         assert!(errors[0].reason.contains("2行目"), "{}", errors[0].reason);
@@ -195,9 +223,9 @@ mod tests {
     /// Excel dropped the leading 0: the message says so and how to keep it.
     #[test]
     fn a_dropped_leading_zero_is_named() {
-        let errors = parse(b"member_id,insurer_number,birth_date\nM001,6133946,19810403\n", today()).unwrap_err();
+        let errors = parse(b"member_id,insurer_number,birth_date\nM001,6133946,19810403\n", today(), &society()).unwrap_err();
         assert!(errors[0].reason.contains("先頭の0が欠けています") && errors[0].reason.contains("文字列"), "{}", errors[0].reason);
-        let other = parse(b"member_id,insurer_number,birth_date\nM001,1234567,19810403\n", today()).unwrap_err();
+        let other = parse(b"member_id,insurer_number,birth_date\nM001,1234567,19810403\n", today(), &society()).unwrap_err();
         assert!(!other[0].reason.contains("先頭の0"), "7 digits that are no number with a 0 either: {}", other[0].reason);
     }
 
@@ -207,24 +235,24 @@ mod tests {
         fn any_file_parses_or_is_refused(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
             let mut bytes = b"member_id,insurer_number,birth_date\n".to_vec();
             bytes.extend(body);
-            let _ = parse(&bytes, today());
+            let _ = parse(&bytes, today(), &society());
         }
     }
 
     #[test]
     fn name_and_left_on_in_any_order_and_unknown_columns_refused() {
         let csv = "left_on,member_id,name,insurer_number,birth_date\n20260331,M001,健保 太郎,06133946,19810403\n,M002,,06133946,19810403\n";
-        let members = parse(csv.as_bytes(), today()).unwrap();
+        let members = parse(csv.as_bytes(), today(), &society()).unwrap();
         assert_eq!((members[0].name.as_deref(), members[0].left_on), (Some("健保 太郎"), NaiveDate::from_ymd_opt(2026, 3, 31)));
         assert_eq!((members[1].name.as_deref(), members[1].left_on), (None, None));
-        let errors = parse(b"member_id,insurer_number,birth_date,nickname\nM001,06133946,19810403,x\n", today()).unwrap_err();
+        let errors = parse(b"member_id,insurer_number,birth_date,nickname\nM001,06133946,19810403,x\n", today(), &society()).unwrap_err();
         assert_eq!((errors[0].line, errors[0].column.as_str()), (1, "nickname"));
-        let errors = parse(b"member_id,insurer_number,birth_date,left_on\nM001,06133946,19810403,2026-03-31\n", today()).unwrap_err();
+        let errors = parse(b"member_id,insurer_number,birth_date,left_on\nM001,06133946,19810403,2026-03-31\n", today(), &society()).unwrap_err();
         assert_eq!((errors[0].line, errors[0].column.as_str()), (2, "left_on"));
     }
 
     #[test]
     fn missing_header_column_is_refused() {
-        assert!(parse(b"id,insurer_number,birth_date\n1,06133946,19810403\n", today()).is_err());
+        assert!(parse(b"id,insurer_number,birth_date\n1,06133946,19810403\n", today(), &society()).is_err());
     }
 }

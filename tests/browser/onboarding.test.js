@@ -2,7 +2,7 @@
 // member would use them, against `kenpo dev` (embedded store, file outbox) started by the test.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ARTIFACTS, axeReport, checkScreen, launchBrowser, outboxMails, phone, startServer, waitFor, weighPages,
@@ -472,5 +472,13 @@ describe('onboarding screens', { timeout: 180000 }, () => {
     assert.equal(outboxMails(server.outbox).filter((m) => m.to.includes('d0007')).length, 0, 'no welcome mail for agreeing again');
     assert.deepEqual(unexpected(problems), []);
     await context.close();
+  });
+
+  // Last: after every member above onboarded, re-onboarded (D0004), changed settings (D0005) or
+  // agreed again (D0007), the dev server's welcome feed has dead-lettered nothing.
+  it('no false dead letters after every flow above', async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    const file = join(server.outbox, 'dead-letters.jsonl');
+    assert.ok(!existsSync(file), existsSync(file) ? readFileSync(file, 'utf8') : '');
   });
 });

@@ -10,6 +10,7 @@ fn import(table: &str, file: &std::path::Path) -> std::process::Output {
         .arg("import-members")
         .arg(file)
         .env("TABLE_NAME", table)
+        .env("INSURER_NUMBERS", "06133946,63133946")
         .env("AWS_ENDPOINT_URL", moto_endpoint())
         .env("AWS_ACCESS_KEY_ID", "moto")
         .env("AWS_SECRET_ACCESS_KEY", "moto")
@@ -54,6 +55,7 @@ async fn a_file_with_errors_imports_nothing_and_names_the_lines_not_the_values()
 fn kenpo(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = std::process::Command::new(kenpo_bin());
     command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", std::env::temp_dir()).env("AWS_EC2_METADATA_DISABLED", "true");
+    command.env("INSURER_NUMBERS", "06133946,63133946");
     for (k, v) in env {
         command.env(k, v);
     }

@@ -87,3 +87,24 @@ async fn a_mail_with_headers_goes_as_raw_mime_with_them() {
     assert!(ours, "moto holds the raw message with the headers and the recipient");
     assert!(raw.contains("List-Unsubscribe: <https://kenpo.example/unsubscribe?t=T>"));
 }
+
+/// Issue 13: `From` carries the society's name on SES's simple path too (the welcome mail), as an
+/// RFC 2047 encoded word SES decodes.
+#[tokio::test]
+async fn the_from_address_carries_the_societys_name() {
+    let config = moto_config().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let domain = format!("n{:08x}.example.jp", rand::random::<u32>());
+    ses.create_email_identity().email_identity(&domain).send().await.unwrap();
+    let mailer = SesMailer::new(ses, None);
+    let to = format!("r{:08x}@example.jp", rand::random::<u32>());
+    let mut m = mail(&to, &format!("webmaster@{domain}"));
+    m.from_name = Some("けんぽ見本健康保険組合".into());
+    mailer.send(&m).await.unwrap();
+    let sent = sent_to_moto(&to);
+    let source = sent[0]["source"].as_str().unwrap().to_owned();
+    assert!(source.ends_with(&format!("<webmaster@{domain}>")), "{source}");
+    use base64::Engine;
+    let encoded = source.trim_start_matches("=?UTF-8?B?").split("?=").next().unwrap();
+    assert_eq!(String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap(), "けんぽ見本健康保険組合");
+}

@@ -66,7 +66,7 @@ async fn in_process(medical_csv: &[u8], benefits_csv: &[u8]) {
     let t = embedded_app().await;
     let today = t.clock.today_in_japan();
     let members = format!("member_id,insurer_number,birth_date\n{},06133946,19810403\n", member_id(0));
-    t.store.put_members(&kenpo_shared::members_csv::parse(members.as_bytes(), today).unwrap()).await.unwrap();
+    t.store.put_members(&kenpo_shared::members_csv::parse(members.as_bytes(), today, &kenpo_shared::config::Settings::development().insurer_numbers).unwrap()).await.unwrap();
     let past = t.clock.now() - chrono::Duration::days(800);
     for bytes in [medical_csv, benefits_csv] {
         let imported = kenpo_statement_store::import::import_file(t.statements.as_ref(), bytes, past, &kenpo_statement_store::import::Quiet).await.unwrap();

@@ -140,7 +140,7 @@ async fn logout(app: &App, req: &Request) -> Response<Body> {
             return html_response(503, page(app, "ログアウトできませんでした", "ただいま混み合っています。しばらくしてからもう一度「ログアウト」を押してください。"));
         }
     }
-    see_other(&app.settings.portal_url, Some(&app.sessions.clear()))
+    see_other(kenpo_shared::http::safe_href(&app.settings.portal_url), Some(&app.sessions.clear()))
 }
 
 fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
@@ -169,5 +169,5 @@ fn refusal_page(app: &App, e: HandoffError) -> Response<Body> {
 /// A refusal or notice page in the site's frame (the header, whom to ask in the footer): what
 /// happened, what to do, the way back to the portal.
 fn page(app: &App, title: &str, detail: &str) -> String {
-    kenpo_shared::http::framed_page(&app.settings, "/assets/app.css", title, detail, &[(&app.settings.portal_url, "ポータルに戻る")])
+    kenpo_shared::http::framed_page(&app.settings, "/assets/app.css", title, detail, &[(kenpo_shared::http::safe_href(&app.settings.portal_url), "ポータルに戻る")])
 }

@@ -152,11 +152,7 @@ pub async fn handle_change(app: &App, mailer: &dyn Mailer, change: &SignupChange
         }
         Err(e @ MailError::QuotaReached(_)) => {
             settle(app, claimed, completed_at, Settlement::Released).await;
-            // Every sender pauses (the update notices too); this record is retried by the stream.
-            let now = app.clock.now();
-            let until = app.store.pause_sending(now + chrono::Duration::hours(24), now).await?;
-            tracing::error!(code = "welcome_daily_quota", resumes_at = %until, provider = %e, "SES daily sending quota reached: every sender pauses");
-            Err(WelcomeError::Paused(until))
+            Err(pause_every_sender(app, &e).await)
         }
         Err(e) if e.not_sent() => {
             settle(app, claimed, completed_at, Settlement::Released).await;
@@ -183,7 +179,21 @@ async fn address_notice(app: &App, mailer: &dyn Mailer, change: &SignupChange, t
             tracing::warn!(code = "address_notice_rejected", member = %kenpo_shared::pseudonym::of(member), provider = %e, "the previous address refused the notice");
             Ok(Outcome::Rejected)
         }
+        Err(e @ MailError::QuotaReached(_)) => Err(pause_every_sender(app, &e).await),
         Err(e) => Err(WelcomeError::Mail(e)),
+    }
+}
+
+/// SES's daily quota: every sender pauses for 24 hours (the update notices too; the ledger's
+/// pause), and this record is retried by the stream.
+async fn pause_every_sender(app: &App, e: &MailError) -> WelcomeError {
+    let now = app.clock.now();
+    match app.store.pause_sending(now + chrono::Duration::hours(24), now).await {
+        Ok(until) => {
+            tracing::error!(code = "welcome_daily_quota", resumes_at = %until, provider = %e, "SES daily sending quota reached: every sender pauses");
+            WelcomeError::Paused(until)
+        }
+        Err(store) => WelcomeError::Store(store),
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use askama::Template;
 use kenpo_shared::ApiError;
 use kenpo_shared::config::Settings;
-use kenpo_shared::http::{asset_response, html_response, see_other};
+use kenpo_shared::http::{asset_response, html_response, safe_href, see_other};
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
 
@@ -159,7 +159,7 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
         "/medical-expenses" => &MEDICAL_EXPENSES,
         "/benefits" => &BENEFITS,
         _ => return match path.strip_prefix("/assets/") {
-            Some(name) => asset(name, &req),
+            Some(name) => asset(settings, name, &req),
             None => encoded(not_found_page(settings), &req, None),
         },
     };
@@ -172,13 +172,13 @@ pub async fn handle(settings: &Settings, req: Request) -> Response<Body> {
     }
 }
 
-fn asset(name: &str, req: &Request) -> Response<Body> {
+fn asset(settings: &Settings, name: &str, req: &Request) -> Response<Body> {
     let (content_type, served): (&str, &Served) = match name {
         "app.css" => ("text/css; charset=utf-8", &APP_CSS_SERVED),
         "app.js" => ("text/javascript; charset=utf-8", &APP_JS_SERVED),
         "statements.css" => ("text/css; charset=utf-8", &STATEMENTS_CSS_SERVED),
         "statements.js" => ("text/javascript; charset=utf-8", &STATEMENTS_JS_SERVED),
-        _ => return not_found_page(&Settings::development()),
+        _ => return not_found_page(settings),
     };
     encoded(asset_response(content_type, served.body.as_bytes()), req, Some(&served.gzipped))
 }
@@ -201,13 +201,6 @@ pub fn message_page(settings: &Settings, status: u16, title: &str, detail: &str,
 }
 
 
-/// A link target from configuration: only http(s) URLs and same-site paths, else the site root.
-fn safe_href(url: &str) -> &str {
-    let url = url.trim();
-    let lower = url.to_ascii_lowercase();
-    let ok = lower.starts_with("https://") || lower.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"));
-    if ok { url } else { "/" }
-}
 
 /// An asset without what the browser does not need: each line's indentation, and lines that are
 /// only a comment (`// …`, or `/* … */` on one line) become empty, so line numbers stay those of

@@ -20,8 +20,23 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Table {
     /// The DynamoDB table (the stack's `TableName` output).
-    #[arg(long = "table", env = "TABLE_NAME", value_name = "NAME")]
+    #[arg(long = "table", env = "TABLE_NAME", value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub name: String,
+}
+
+/// The society's 保険者番号 as `INSURER_NUMBERS` gives them.
+#[derive(Debug, Clone)]
+pub struct SocietyNumbers(pub Vec<kenpo_shared::domain::InsurerNumber>);
+
+fn society_numbers(v: &str) -> Result<SocietyNumbers, String> {
+    let numbers: Result<Vec<_>, String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| kenpo_shared::domain::InsurerNumber::parse(e.split(':').next().unwrap_or(e)).map_err(|_| format!("{}: 保険者番号ではありません / not an insurer number", e.chars().take(20).collect::<String>())))
+        .collect();
+    let numbers = numbers?;
+    if numbers.is_empty() { Err("保険者番号がありません / no insurer number".into()) } else { Ok(SocietyNumbers(numbers)) }
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +51,10 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         table: Table,
+        /// The society's 保険者番号, comma-separated (the stack's InsurerNumbers; `06133946:…`
+        /// labels allowed): a line with another number is refused.
+        #[arg(long, env = "INSURER_NUMBERS", value_name = "NUMBERS", value_parser = society_numbers)]
+        insurer_numbers: SocietyNumbers,
     },
     /// Apply a medical or benefits CSV to the table, as the S3 import does.
     #[command(after_long_help = STATEMENTS_FILE_HELP)]

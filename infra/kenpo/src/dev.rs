@@ -54,7 +54,7 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
         crate::seed::seed(store.as_ref(), &settings.terms_version).await.map_err(|e| e.to_string())?;
         if let Some(file) = &options.members {
             let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let members = kenpo_shared::members_csv::parse(&bytes, SystemClock.today_in_japan()).map_err(|errors| {
+            let members = kenpo_shared::members_csv::parse(&bytes, SystemClock.today_in_japan(), &settings.insurer_numbers).map_err(|errors| {
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             })?;
             store.put_members(&members).await.map_err(|e| e.to_string())?;

@@ -13,9 +13,9 @@ use kenpo_shared::members_csv;
 use kenpo_shared::store::SignupStore;
 use kenpo_statement_store::import::{Progress, import_file};
 
-pub async fn run(file: PathBuf, table: &str) -> Result<(), String> {
+pub async fn run(file: PathBuf, table: &str, society: &[kenpo_shared::domain::InsurerNumber]) -> Result<(), String> {
     let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let members = members_csv::parse(&bytes, SystemClock.today_in_japan()).map_err(|errors| {
+    let members = members_csv::parse(&bytes, SystemClock.today_in_japan(), society).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!("{} の {}件の誤りのため、取り込みませんでした:\n{}", file.display(), errors.len(), lines.join("\n"))
     })?;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Dev(args) => runtime.block_on(dev::run(args.into())),
-        Command::ImportMembers { file, table } => runtime.block_on(import::run(file, &table.name)),
+        Command::ImportMembers { file, table, insurer_numbers } => runtime.block_on(import::run(file, &table.name, &insurer_numbers.0)),
         Command::ImportStatements { file, table } => runtime.block_on(import::run_statements(file, &table.name)),
         Command::ShowMember { member_id, personal, table } => runtime.block_on(ops::show(&member_id, personal, &table.name)),
         Command::Unlock { member_id, table } => runtime.block_on(ops::unlock(&member_id, &table.name)),

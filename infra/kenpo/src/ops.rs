@@ -12,7 +12,16 @@ use kenpo_shared::signup::{Command, Outcome, current_step};
 use kenpo_shared::transition::{Sender, Start, apply};
 
 fn member(id: &str) -> Result<MemberId, String> {
-    MemberId::parse(id).map_err(|e| format!("{id}: {}", e.message))
+    // An id that is not one is shown shortened and without control characters.
+    let shown: String = id.chars().filter(|c| !c.is_control()).take(64).collect();
+    MemberId::parse(id).map_err(|e| format!("{shown}: {}", e.message))
+}
+
+/// The stack's rules (`TERMS_VERSION`, `ONBOARDING_CUTOFF`) from the environment, as the Lambdas
+/// read them: which step a record is at depends on them. A value that does not parse is said, not
+/// replaced by a default.
+fn stack_settings() -> Result<kenpo_shared::config::Settings, String> {
+    kenpo_shared::config::Settings::from_env().map_err(|e| format!("{e} (the stack's value, as in its parameters)"))
 }
 
 fn japan_time(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -23,14 +32,16 @@ fn japan_time(t: chrono::DateTime<chrono::Utc>) -> String {
 pub async fn show(id: &str, personal: bool, table: &str) -> Result<(), String> {
     let member = member(id)?;
     let store = crate::aws::store(table).await?;
-    // The stack's rules (TERMS_VERSION, ONBOARDING_CUTOFF) decide which step a record is at.
-    let settings = kenpo_shared::config::Settings::from_env().unwrap_or_else(|_| kenpo_shared::config::Settings::development());
+    let settings = stack_settings()?;
     let (profile, signup) = kenpo_shared::store::SignupStore::get_member_and_signup(&store, &member).await.map_err(|e| crate::aws::explain(&e.to_string(), table))?;
     let Some(profile) = profile else {
         return Err(format!("{id}: この加入者はテーブル {table} にいません（会員ファイルを取り込んでください） / not in the table"));
     };
     println!("会員ID: {id}");
-    println!("ログ上の仮名: {}", kenpo_shared::pseudonym::of(&member));
+    match std::env::var("LOG_PSEUDONYM_KEY") {
+        Ok(key) if key.len() >= 32 => println!("ログ上の仮名: {}", kenpo_shared::pseudonym::pseudonym(key.as_bytes(), &member)),
+        _ => println!("ログ上の仮名: （LOG_PSEUDONYM_KEY を設定すると表示します）"),
+    }
     println!("保険者番号: {}", profile.insurer_number.as_str());
     println!("区分: {}", profile.category.as_deref().unwrap_or("—"));
     println!("資格喪失日: {}", profile.left_on.map_or("—".to_owned(), |d| d.to_string()));
@@ -42,7 +53,13 @@ pub async fn show(id: &str, personal: bool, table: &str) -> Result<(), String> {
         return Ok(());
     };
     let now = SystemClock.now();
-    println!("手続き: {}", step_name(current_step(&r, &settings.policy()).as_str()));
+    println!(
+        "手続き: {}（TERMS_VERSION {}、ONBOARDING_CUTOFF {} で判定。同意した版: {}）",
+        step_name(current_step(&r, &settings.policy()).as_str()),
+        settings.terms_version.as_str(),
+        settings.onboarding_cutoff,
+        r.terms_version.as_ref().map_or("—", |v| v.as_str())
+    );
     match r.locked_until.filter(|until| *until > now) {
         Some(until) => println!("本人確認: ロック中（{}まで。kenpo unlock {id} で解除）", japan_time(until)),
         None => println!("本人確認: 誤り {}回", r.failed_attempts),
@@ -71,7 +88,7 @@ fn step_name(step: &str) -> &'static str {
 pub async fn unlock(id: &str, table: &str) -> Result<(), String> {
     let member = member(id)?;
     let store = crate::aws::store(table).await?;
-    let settings = kenpo_shared::config::Settings::from_env().unwrap_or_else(|_| kenpo_shared::config::Settings::development());
+    let settings = stack_settings()?;
     let applied = apply(&store, &SystemClock, &settings.policy(), &member, Sender::System, Start::Read, &Command::Unlock).await.map_err(|e| crate::aws::explain(&e.to_string(), table))?;
     match applied.outcome {
         _ if applied.wrote => println!("{id}: 本人確認のロックを解除しました（誤りの回数も0に戻しました）。"),
@@ -112,6 +129,7 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
             .table_name(table)
             .filter_expression("SK = :profile AND attribute_exists(leftOn)")
             .projection_expression("PK, leftOn")
+            .consistent_read(true)
             .expression_attribute_values(":profile", AttributeValue::S("PROFILE".into()))
             .set_exclusive_start_key(start)
             .send()
@@ -120,10 +138,10 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
         for item in page.items() {
             let pk = item.get("PK").and_then(|v| v.as_s().ok());
             let left_on = item.get("leftOn").and_then(|v| v.as_s().ok()).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            if let (Some(pk), Some(left_on)) = (pk, left_on)
+            if let (Some(pk), Some(left_on)) = (pk.filter(|pk| pk.starts_with("MEMBER#")), left_on)
                 && kenpo_statements::read::access_expired(Some(left_on), today)
             {
-                ended.push(pk.clone());
+                ended.push((pk.clone(), left_on));
             }
         }
         start = page.last_evaluated_key;
@@ -132,7 +150,7 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
         }
     }
     ended.sort();
-    for pk in &ended {
+    for (pk, _) in &ended {
         println!("{}", pk.trim_start_matches("MEMBER#"));
     }
     if dry_run {
@@ -140,8 +158,25 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
         return Ok(());
     }
     let mut items_removed = 0;
-    for (done, pk) in ended.iter().enumerate() {
-        let member = MemberId::parse(pk.trim_start_matches("MEMBER#")).map_err(|e| format!("{pk}: {}", e.message))?;
+    let mut removed = 0;
+    for (done, (pk, left_on)) in ended.iter().enumerate() {
+        let Ok(member) = MemberId::parse(pk.trim_start_matches("MEMBER#")) else { continue };
+        // The profile first, on the condition that it still says this 資格喪失日 (an import may
+        // have just changed it: then the member stays).
+        let profile = client
+            .delete_item()
+            .table_name(table)
+            .key("PK", AttributeValue::S(pk.clone()))
+            .key("SK", AttributeValue::S("PROFILE".into()))
+            .condition_expression("leftOn = :left")
+            .expression_attribute_values(":left", AttributeValue::S(left_on.format("%Y-%m-%d").to_string()))
+            .send()
+            .await;
+        if !kenpo_shared::store::dynamodb::condition_applied(profile).map_err(|e| explain(&e))? {
+            println!("{}: 資格喪失日が変わったため残しました / kept: its 資格喪失日 changed", member.as_str());
+            continue;
+        }
+        removed += 1;
         // Every item of the partition (its sort keys are printable ASCII).
         let keys: Vec<_> = kenpo_shared::store::dynamodb::partition_items(&client, table, &member, " ", "~~~~")
             .await
@@ -175,6 +210,6 @@ pub async fn remove_left(table: &str, dry_run: bool) -> Result<(), String> {
         }
         items_removed += keys.len();
     }
-    println!("利用期間が終わった{}人（{}件の項目）をテーブル {table} から削除しました。", ended.len(), items_removed);
+    println!("利用期間が終わった{removed}人（{}件の項目）をテーブル {table} から削除しました。", items_removed + removed);
     Ok(())
 }

@@ -44,6 +44,16 @@ fn describe(e: &SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpRespon
     }
 }
 
+/// `From` with the society's name as display name (SES v2: a non-ASCII name as an RFC 2047
+/// encoded word, `=?UTF-8?B?…?= <address>`); the raw path writes it in the MIME message itself.
+pub fn from_address(mail: &OutgoingMail) -> String {
+    use base64::Engine;
+    match mail.from_name.as_deref().map(|n| n.replace(['\r', '\n'], "")).filter(|n| !n.trim().is_empty()) {
+        Some(name) => format!("=?UTF-8?B?{}?= <{}>", base64::engine::general_purpose::STANDARD.encode(name.as_bytes()), mail.from),
+        None => mail.from.clone(),
+    }
+}
+
 /// A throttling answer: the daily quota when SES's message says so, else the rate.
 fn throttling(message: Option<&str>, context: String) -> MailError {
     if message.is_some_and(|m| m.to_ascii_lowercase().contains("daily")) { MailError::QuotaReached(context) } else { MailError::Throttled(context) }
@@ -67,7 +77,7 @@ impl Mailer for SesMailer {
         let result = self
             .client
             .send_email()
-            .from_email_address(&mail.from)
+            .from_email_address(from_address(mail))
             .destination(Destination::builder().to_addresses(mail.to.rfc5322()).build())
             .content(content)
             .set_configuration_set_name(self.configuration_set.clone())
