@@ -85,7 +85,7 @@ pub fn parse(bytes: &[u8], today: NaiveDate, society: &[InsurerNumber]) -> Resul
                 true
             }
         });
-        let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", insurer_reason(field(insurer_col), e.message))).ok();
+        let insurer = InsurerNumber::parse(field(insurer_col)).map_err(|e| bad("insurer_number", insurer_reason(field(insurer_col), e))).ok();
         let insurer = insurer.filter(|n| {
             let ours = society.contains(n);
             if !ours {
@@ -142,13 +142,17 @@ fn physical_line(text: &str, offset: u64) -> u64 {
 
 /// Why an insurer number is refused; a number whose leading 0 Excel dropped (7 digits that are a
 /// valid number with it) says so and how to keep it.
-fn insurer_reason(value: &str, reason: String) -> String {
+fn insurer_reason(value: &str, error: crate::domain::FieldError) -> String {
     let value = value.trim();
     let zero_dropped = value.len() == 7 && value.bytes().all(|b| b.is_ascii_digit()) && InsurerNumber::parse(&format!("0{value}")).is_ok();
+    if !zero_dropped && error.code == "check_digit" {
+        // The check digit: a typing mistake in the file, said for the society's staff.
+        return "保険者番号の検証番号（8桁目）が合いません。入力の誤りがないか確認してください".into();
+    }
     if zero_dropped {
         "保険者番号の先頭の0が欠けています（7桁になっています）。Excelで開いて保存すると先頭の0が消えます。列の書式を「文字列」にして8桁で入力し、保存し直してください".into()
     } else {
-        reason
+        error.message
     }
 }
 
@@ -196,6 +200,7 @@ mod tests {
         let csv = "member_id,insurer_number,birth_date\nM001,06133947,19810403\nM002,06133946,19810230\nM003,06133946,19810403\n";
         let errors = parse(csv.as_bytes(), today(), &society()).unwrap_err();
         assert_eq!(errors.iter().map(|e| (e.line, e.column.as_str())).collect::<Vec<_>>(), vec![(2, "insurer_number"), (3, "birth_date")]);
+        assert!(errors[0].reason.contains("検証番号"), "for the society's staff, not the member's card: {}", errors[0].reason);
         assert!(errors.iter().all(|e| !e.to_string().contains("19810230")));
     }
 

@@ -635,7 +635,9 @@ async fn a_member_onboards_through_the_built_bootstraps() {
     let mails: Vec<&Value> = data["ses"]["Message"].as_array().into_iter().flatten().filter(|m| m["destinations"]["ToAddresses"].to_string().contains(&recipient)).collect();
     assert_eq!(mails.len(), 1, "one welcome mail: {mails:?}");
     assert!(mails[0]["subject"].as_str().unwrap_or("").contains("ようこそ"), "{}", mails[0]);
-    assert_eq!(mails[0]["source"], format!("webmaster@{}", d.sender_domain));
+    // From with the society's name (RFC 2047) and the sender address.
+    let source = mails[0]["source"].as_str().unwrap_or("");
+    assert!(source.starts_with("=?UTF-8?B?") && source.ends_with(&format!("<webmaster@{}>", d.sender_domain)), "{source}");
     let recorded = signup().await;
     assert!(recorded.get("welcomeSentAt").is_some(), "the sending is recorded: {recorded}");
 

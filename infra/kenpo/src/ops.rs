@@ -89,6 +89,10 @@ pub async fn unlock(id: &str, table: &str) -> Result<(), String> {
     let member = member(id)?;
     let store = crate::aws::store(table).await?;
     let settings = stack_settings()?;
+    // A mistyped id must not look like success.
+    if kenpo_shared::store::SignupStore::get_member(&store, &member).await.map_err(|e| crate::aws::explain(&e.to_string(), table))?.is_none() {
+        return Err(format!("{id}: この加入者はテーブル {table} にいません / not in the table"));
+    }
     let applied = apply(&store, &SystemClock, &settings.policy(), &member, Sender::System, Start::Read, &Command::Unlock).await.map_err(|e| crate::aws::explain(&e.to_string(), table))?;
     match applied.outcome {
         _ if applied.wrote => println!("{id}: 本人確認のロックを解除しました（誤りの回数も0に戻しました）。"),
@@ -102,7 +106,7 @@ pub async fn unlock(id: &str, table: &str) -> Result<(), String> {
 pub fn pseudonym(id: &str, key: &str) -> Result<(), String> {
     let member = member(id)?;
     if key.len() < 32 {
-        return Err("LOG_PSEUDONYM_KEY は32文字以上です（docs/DEPLOY.md「Reading the logs」） / the key is at least 32 characters".into());
+        return Err("LOG_PSEUDONYM_KEY は32文字以上のスタックの鍵を設定してください（docs/DEPLOY.md「Reading the logs」） / set the stack's key (at least 32 characters)".into());
     }
     println!("{}", kenpo_shared::pseudonym::pseudonym(key.as_bytes(), &member));
     Ok(())
