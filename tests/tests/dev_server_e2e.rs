@@ -173,3 +173,44 @@ fn dev_with_aws_refuses_the_development_keys() {
         assert!(err.contains("SESSION_KEY") && err.contains("SSO_JWT_SECRET") && err.contains("開発用ではない鍵"), "{err}");
     }
 }
+
+/// Issue 13: every page outside the screens has the site's header and whom to ask: an unknown
+/// member's hand-off (not in the members file yet), a bad token, a mistyped address; the screens'
+/// footer too. And the members of `--members FILE` are on /dev/portal, their birth dates not.
+#[test]
+fn error_pages_have_the_header_and_the_contact_and_loaded_members_are_on_the_portal() {
+    let file = std::env::temp_dir().join(format!("dev-members-{}.csv", std::process::id()));
+    std::fs::write(&file, "member_id,insurer_number,birth_date,category\r\nF0001,06133946,19770707,一般\r\n").unwrap();
+    let server = DevServer::start_with(&["--members".into(), file.display().to_string()], &[("SOCIETY_PHONE", "03-1111-2222"), ("SOCIETY_NAME", "見本&健康保険組合")]);
+    let portal = server.agent().get(&format!("{}/dev/portal", server.base)).call().unwrap().into_string().unwrap();
+    assert!(portal.contains("F0001 としてログイン") && !portal.contains("19770707"), "a loaded member, without the birth date");
+    let contact = |html: &str| html.contains(r#"<header class="site">"#) && html.contains("03-1111-2222") && html.contains("見本&amp;健康保険組合");
+    // A member the table does not hold: a signed token for an id not in the members file.
+    let token = kenpo_shared::handoff::sign_hs256(kenpo_shared::config::DEV_SSO_JWT_SECRET.as_bytes(), "NOBODY01", chrono::Utc::now().timestamp(), 300);
+    let r = match server.agent().post(&format!("{}/sso", server.base)).set("origin", &server.base).send_form(&[("token", &token)]) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 401);
+    let page = r.into_string().unwrap();
+    assert!(page.contains("ご利用の登録が見つかりません") && contact(&page), "{page}");
+    let (status, _, _) = hand_off(&server, "not.a.token");
+    assert_eq!(status, 401);
+    for path in ["/no-such-page", "/assets/nope.css"] {
+        let r = match server.agent().get(&format!("{}{path}", server.base)).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(contact(&r.into_string().unwrap()), "{path}: the header and the contact");
+    }
+    let screen = server.agent().get(&format!("{}/signup/identity", server.base)).call().unwrap().into_string().unwrap();
+    assert!(screen.contains(r#"<footer class="site">"#) && contact(&screen), "the screens' footer");
+    // A check-digit typo names the society's numbers (the identity check's 422).
+    let token = token_for(&server, "D0001");
+    let (_, _, cookie) = hand_off(&server, &token);
+    let (status, body) = api(&server, "POST", "/api/signup/identity", &cookie, Some(json!({"insurerNumber": "06133947", "birthDate": "19810403"})));
+    assert_eq!(status, 422);
+    let message = body["error"]["fields"]["insurerNumber"].as_str().unwrap_or_default();
+    assert!(message.contains("06133946") && message.contains("63133946"), "{body}");
+}

@@ -163,3 +163,17 @@ async fn members_whose_period_ended_are_removed_and_no_one_else() {
     assert!(store.get_signup(&MemberId::parse("R0002").unwrap()).await.unwrap().is_some());
     assert!(store.get_member(&MemberId::parse("R0003").unwrap()).await.unwrap().is_some(), "a member");
 }
+
+/// Issue 13: a failure part-way (here: no such table) says how far the import got and that the
+/// same file can be run again, in one message without the SDK's debug dump.
+#[test]
+fn a_failed_import_says_what_was_written_and_how_to_go_on() {
+    let file = std::env::temp_dir().join("members-missing-table.csv");
+    std::fs::write(&file, "member_id,insurer_number,birth_date\nM0001,06133946,19810403\nM0002,06133946,19790822\n").unwrap();
+    let out = import("kenpo-no-such-table", &file);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("テーブルが見つかりません") && stderr.contains("kenpo-no-such-table"), "{stderr}");
+    assert!(stderr.contains("先頭から0件") && stderr.contains("残りの2件") && stderr.contains("もう一度"), "{stderr}");
+    assert!(!stderr.contains("DispatchFailure") && !stderr.contains("ServiceError"), "{stderr}");
+}
