@@ -783,21 +783,26 @@ impl SignupStore for DynamoStore {
 const LEDGER_NOT_PAUSED: &str = "(attribute_not_exists(pausedUntil) OR pausedUntil <= :now)";
 
 impl DynamoStore {
-    /// The ledger is busy (its next slot ahead of `now`, within the horizon): that slot, and the
-    /// ledger moved one `step` (ms) on. `None`: not busy, or paused.
-    async fn next_busy_slot(&self, now: DateTime<Utc>, step: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// An UpdateItem of the ledger item with `:now` and `:horizon` (epoch ms) bound.
+    fn ledger_update(&self, now: DateTime<Utc>) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let now_ms = now.timestamp_millis();
-        let result = self
-            .client
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(SEND_RATE_KEY))
             .key("SK", s(SEND_RATE_KEY))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
+    }
+
+    /// The ledger is busy (its next slot ahead of `now`, within the horizon): that slot, and the
+    /// ledger moved one `step` (ms) on. `None`: not busy, or paused.
+    async fn next_busy_slot(&self, now: DateTime<Utc>, step: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let result = self
+            .ledger_update(now)
             .update_expression("ADD nextSlot :step")
             .condition_expression(format!("nextSlot > :now AND nextSlot < :horizon AND {LEDGER_NOT_PAUSED}"))
             .expression_attribute_values(":step", n(step))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
             .await;
@@ -814,18 +819,11 @@ impl DynamoStore {
     /// The ledger is idle, never used, or implausibly far ahead: the slot is `now`, the next one
     /// `step` (ms) later. `false`: not idle, or paused.
     async fn idle_slot(&self, now: DateTime<Utc>, step: i64) -> Result<bool, StoreError> {
-        let now_ms = now.timestamp_millis();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(SEND_RATE_KEY))
-            .key("SK", s(SEND_RATE_KEY))
+            .ledger_update(now)
             .update_expression("SET nextSlot = :next")
             .condition_expression(format!("(attribute_not_exists(nextSlot) OR nextSlot <= :now OR nextSlot >= :horizon) AND {LEDGER_NOT_PAUSED}"))
-            .expression_attribute_values(":next", n(now_ms + step))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
+            .expression_attribute_values(":next", n(now.timestamp_millis() + step))
             .send()
             .await;
         condition_applied(result)
