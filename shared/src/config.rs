@@ -79,9 +79,10 @@ pub struct Settings {
     pub portal_origins: Option<Vec<String>>,
     pub cookie_secure: bool,
     pub max_body_bytes: usize,
-    /// `NOTIFY_SEND_RATE` (default 14, SES's first production rate): mails per second the SES
-    /// account takes, shared by every sender (welcome mails, address notices, update notices;
-    /// DESIGN.md Part 2, "Pacing"). From 0.1 to 1000.
+    /// `NOTIFY_SEND_RATE`: mails per second the SES account takes, shared by every sender
+    /// (welcome mails, address notices, update notices; DESIGN.md Part 2, "Pacing"). From 0.1 to
+    /// 1000. Default 1000 outside a Lambda (the dev server's outbox has no rate; set it for
+    /// `kenpo dev --aws`); the template always sets it in a Lambda.
     pub send_rate: f64,
 }
 
@@ -150,7 +151,7 @@ impl Settings {
             portal_origins: None,
             cookie_secure: true,
             max_body_bytes: 16 * 1024,
-            send_rate: 14.0,
+            send_rate: 1000.0,
         }
     }
 

@@ -76,26 +76,29 @@ impl MailError {
 /// `SendWait::Store` when the ledger cannot be reached (the caller sends nothing).
 pub async fn wait_for_send_slot(store: &dyn crate::store::SignupStore, clock: &dyn crate::clock::Clock, rate: f64) -> Result<(), SendWait> {
     let interval = send_interval(rate);
-    let now = clock.now();
-    match store.reserve_send_slot(now, interval).await? {
-        crate::store::SendSlot::At(slot) => {
-            if let Ok(wait) = (slot - now).to_std() {
-                // Never a wait the function's timeout could cut short (the slot is let go; the
-                // caller is retried later).
-                if wait > MAX_SLOT_WAIT {
-                    return Err(SendWait::Store(crate::store::StoreError::Unavailable(format!("send slot {} s ahead", wait.as_secs()))));
+    let started = tokio::time::Instant::now();
+    loop {
+        let now = clock.now();
+        match store.reserve_send_slot(now, interval).await? {
+            crate::store::SendSlot::At(slot) => {
+                // At most SEND_SLOT_MAX_AHEAD_SECONDS (15 s) ahead.
+                if let Ok(wait) = (slot - now).to_std() {
+                    tokio::time::sleep(wait).await;
                 }
-                tokio::time::sleep(wait).await;
+                return Ok(());
             }
-            Ok(())
+            crate::store::SendSlot::PausedUntil(until) => return Err(SendWait::Paused(until)),
+            // A burst: every slot of the next 15 s is taken. Ask again in a second, for at most
+            // MAX_FULL_WAIT (then the caller is retried later; no slot is left unused).
+            crate::store::SendSlot::Full if started.elapsed() < MAX_FULL_WAIT => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            crate::store::SendSlot::Full => return Err(SendWait::Store(crate::store::StoreError::Unavailable("the send-rate ledger stayed full".into()))),
         }
-        crate::store::SendSlot::PausedUntil(until) => Err(SendWait::Paused(until)),
     }
 }
 
-/// The longest wait for a send slot (15 s): a Lambda with a 60 s timeout and a batch of three
-/// never runs out of time waiting.
-pub const MAX_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a sender asks again while the ledger is full (30 s): with the slot's own wait (at most
+/// 15 s) a record never outlasts a 60 s Lambda timeout.
+pub const MAX_FULL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The time between two sends at `rate` per second: whole milliseconds, rounded up (never
 /// faster than the rate), at least 1 ms.

@@ -147,9 +147,11 @@ pub trait SignupStore: Send + Sync {
     /// "in any sliding one-second window, welcome mails included"): the start of a slot
     /// `interval` long (UTC, whole milliseconds, never before `now`), no other caller's; a caller
     /// sends no earlier than its slot's start, so slots `interval` apart hold the account's rate.
-    /// A ledger more than `SEND_SLOT_HORIZON_SECONDS` ahead of `now` (a clock that jumped, an item
-    /// written by hand) starts again at `now`. While sending is paused (`pause_sending`): the
-    /// pause's end, and no slot.
+    /// Never a slot more than `SEND_SLOT_MAX_AHEAD_SECONDS` ahead: a ledger that far ahead (a
+    /// burst of senders) gives `Full` and moves nothing (the caller waits and asks again, so a
+    /// burst drains at the rate and no slot is taken and left unused). A ledger more than
+    /// `SEND_SLOT_HORIZON_SECONDS` ahead of `now` (a clock that jumped, an item written by hand)
+    /// starts again at `now`. While sending is paused (`pause_sending`): the pause's end, no slot.
     ///
     /// DynamoDB: the `SENDRATE` item; one UpdateItem when the ledger is busy, a second when it was
     /// idle (1 WRU each), a GetItem of the pause when both conditions fail.
@@ -164,11 +166,16 @@ pub trait SignupStore: Send + Sync {
 /// How far ahead of now the send-rate ledger may plausibly be (seconds): a few senders' slots.
 pub const SEND_SLOT_HORIZON_SECONDS: i64 = 60;
 
+/// How far ahead of now a slot may be (seconds): a sender never waits longer than this for one.
+pub const SEND_SLOT_MAX_AHEAD_SECONDS: i64 = 15;
+
 /// What the send-rate ledger gives a sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendSlot {
     /// Send no earlier than this (UTC).
     At(DateTime<Utc>),
+    /// Every slot within `SEND_SLOT_MAX_AHEAD_SECONDS` is taken: ask again in a moment.
+    Full,
     /// Sending is paused (SES's daily quota) until this (UTC): send nothing.
     PausedUntil(DateTime<Utc>),
 }

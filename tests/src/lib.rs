@@ -299,7 +299,12 @@ impl DevServer {
         use std::io::BufRead;
         let outbox = std::env::temp_dir().join(format!("kenpo-outbox-{:08x}", rand::random::<u32>()));
         let mut cmd = std::process::Command::new(kenpo_bin());
-        cmd.args(["dev", "--port", "0", "--outbox"]).arg(&outbox).args(args).stdout(std::process::Stdio::piped()).stderr(log_sink());
+        cmd.args(["dev", "--port", "0"]);
+        // `--aws` sends through SES: an outbox would be refused as an option it ignores.
+        if !args.iter().any(|a| a == "--aws") {
+            cmd.arg("--outbox").arg(&outbox);
+        }
+        cmd.args(args).stdout(std::process::Stdio::piped()).stderr(log_sink());
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

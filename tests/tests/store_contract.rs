@@ -289,25 +289,33 @@ async fn ending_sessions_moves_only_the_time(store: Arc<dyn SignupStore>) {
 /// the same instant), starting at `now` (rounded up to the millisecond) after an idle spell, or
 /// when the ledger is implausibly far ahead; none while sending is paused.
 async fn send_slots_are_an_interval_apart_and_never_shared(store: Arc<dyn SignupStore>) {
-    use kenpo_shared::store::SendSlot::{At, PausedUntil};
+    use kenpo_shared::store::SendSlot::{At, Full, PausedUntil};
     let step = Duration::milliseconds(100);
     assert_eq!(store.reserve_send_slot(at(1), step).await.unwrap(), At(at(1)), "idle: now");
     let together = kenpo_tests::join_all((0..6).map(|_| store.reserve_send_slot(at(1), step))).await;
     let mut slots: Vec<_> = together.into_iter().map(Result::unwrap).collect();
     slots.sort_by_key(|s| match s {
-        At(t) | PausedUntil(t) => *t,
+        At(t) | PausedUntil(t) => Some(*t),
+        Full => None,
     });
     let expected: Vec<_> = (1..=6).map(|k| At(at(1) + step * k)).collect();
     assert_eq!(slots, expected, "each caller its own slot, in order");
     assert_eq!(store.reserve_send_slot(at(1) + Duration::milliseconds(350), step).await.unwrap(), At(at(1) + step * 7), "still busy: the next slot");
     let sub_milli = at(2) + Duration::microseconds(1500);
     assert_eq!(store.reserve_send_slot(sub_milli, step).await.unwrap(), At(at(2) + Duration::milliseconds(2)), "idle again: now, rounded up");
-    // A ledger far ahead (a clock that jumped) does not stall every sender: it starts again.
+    // A burst: never a slot 15 s or more ahead; full instead, and nothing taken. A second later
+    // there is room again.
     let later = at(2) + Duration::seconds(1);
-    for _ in 0..600 {
-        store.reserve_send_slot(later, step).await.unwrap();
+    for k in 0..150 {
+        assert_eq!(store.reserve_send_slot(later, step).await.unwrap(), At(later + step * k));
     }
-    assert_eq!(store.reserve_send_slot(later, step).await.unwrap(), At(later), "60 s ahead: reset to now");
+    assert_eq!(store.reserve_send_slot(later, step).await.unwrap(), Full);
+    assert_eq!(store.reserve_send_slot(later, step).await.unwrap(), Full, "a full ledger does not move");
+    assert_eq!(store.reserve_send_slot(later + Duration::seconds(1), step).await.unwrap(), At(later + step * 150));
+    // A sender whose clock ran 2 minutes ahead left the ledger far ahead: the others start again.
+    let jumped = later + Duration::seconds(120);
+    assert_eq!(store.reserve_send_slot(jumped, step).await.unwrap(), At(jumped));
+    assert_eq!(store.reserve_send_slot(later + Duration::seconds(2), step).await.unwrap(), At(later + Duration::seconds(2)), "reset to now");
 }
 
 /// SES's daily quota: one pause for every sender; a second refusal moments later keeps the first

@@ -749,9 +749,15 @@ impl SignupStore for DynamoStore {
                     return Ok(SendSlot::At(slot));
                 }
             }
-            // Both failed: paused, or a race. The pause decides.
-            if let Some(until) = self.sending_paused_until().await?.filter(|u| *u > now) {
+            // Both failed: paused, full, or a race. The item decides.
+            let (paused, next) = self.ledger_state().await?;
+            if let Some(until) = paused.filter(|u| *u > now) {
                 return Ok(SendSlot::PausedUntil(until));
+            }
+            let ahead = now + chrono::Duration::seconds(super::SEND_SLOT_MAX_AHEAD_SECONDS);
+            let horizon = now + chrono::Duration::seconds(super::SEND_SLOT_HORIZON_SECONDS);
+            if next.is_some_and(|next| next >= ahead && next < horizon) {
+                return Ok(SendSlot::Full);
             }
         }
         Err(StoreError::Unavailable("send slot ledger contended".into()))
@@ -775,7 +781,7 @@ impl SignupStore for DynamoStore {
             return Ok(until);
         }
         // Another sender paused first: its pause stands.
-        Ok(self.sending_paused_until().await?.unwrap_or(until))
+        Ok(self.ledger_state().await?.0.unwrap_or(until))
     }
 }
 
@@ -783,26 +789,25 @@ impl SignupStore for DynamoStore {
 const LEDGER_NOT_PAUSED: &str = "(attribute_not_exists(pausedUntil) OR pausedUntil <= :now)";
 
 impl DynamoStore {
-    /// An UpdateItem of the ledger item with `:now` and `:horizon` (epoch ms) bound.
+    /// An UpdateItem of the ledger item with `:now` (epoch ms) bound.
     fn ledger_update(&self, now: DateTime<Utc>) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let now_ms = now.timestamp_millis();
         self.client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(SEND_RATE_KEY))
             .key("SK", s(SEND_RATE_KEY))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":horizon", n(now_ms + super::SEND_SLOT_HORIZON_SECONDS * 1000))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
     }
 
-    /// The ledger is busy (its next slot ahead of `now`, within the horizon): that slot, and the
-    /// ledger moved one `step` (ms) on. `None`: not busy, or paused.
+    /// The ledger is busy (its next slot ahead of `now`, less than `SEND_SLOT_MAX_AHEAD_SECONDS`
+    /// ahead): that slot, and the ledger moved one `step` (ms) on. `None`: not busy, full, or paused.
     async fn next_busy_slot(&self, now: DateTime<Utc>, step: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
         let result = self
             .ledger_update(now)
             .update_expression("ADD nextSlot :step")
-            .condition_expression(format!("nextSlot > :now AND nextSlot < :horizon AND {LEDGER_NOT_PAUSED}"))
+            .condition_expression(format!("nextSlot > :now AND nextSlot < :ahead AND {LEDGER_NOT_PAUSED}"))
             .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":ahead", n(now.timestamp_millis() + super::SEND_SLOT_MAX_AHEAD_SECONDS * 1000))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
             .await;
@@ -824,26 +829,28 @@ impl DynamoStore {
             .update_expression("SET nextSlot = :next")
             .condition_expression(format!("(attribute_not_exists(nextSlot) OR nextSlot <= :now OR nextSlot >= :horizon) AND {LEDGER_NOT_PAUSED}"))
             .expression_attribute_values(":next", n(now.timestamp_millis() + step))
+            .expression_attribute_values(":horizon", n(now.timestamp_millis() + super::SEND_SLOT_HORIZON_SECONDS * 1000))
             .send()
             .await;
         condition_applied(result)
     }
 
-    /// The send-rate ledger's pause (`pausedUntil`, UTC), if one was ever set: one strongly
-    /// consistent GetItem of that attribute only.
-    async fn sending_paused_until(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// The send-rate ledger's pause (`pausedUntil`) and next slot (`nextSlot`), UTC, as stored:
+    /// one strongly consistent GetItem of those two attributes.
+    async fn ledger_state(&self) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("PK", s(SEND_RATE_KEY))
             .key("SK", s(SEND_RATE_KEY))
-            .projection_expression("pausedUntil")
+            .projection_expression("pausedUntil, nextSlot")
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(out.item.as_ref().and_then(|i| get_n::<i64>(i, "pausedUntil")).and_then(DateTime::from_timestamp_millis))
+        let at = |name: &str| out.item.as_ref().and_then(|i| get_n::<i64>(i, name)).and_then(DateTime::from_timestamp_millis);
+        Ok((at("pausedUntil"), at("nextSlot")))
     }
 }
 

@@ -181,7 +181,12 @@ impl SignupStore for EmbeddedStore {
         }
         let now = super::ceil_to_millis(now);
         let horizon = now + chrono::Duration::seconds(super::SEND_SLOT_HORIZON_SECONDS);
-        let slot = t.next_send_slot.filter(|next| *next > now && *next < horizon).unwrap_or(now);
+        let ahead = now + chrono::Duration::seconds(super::SEND_SLOT_MAX_AHEAD_SECONDS);
+        let slot = match t.next_send_slot.filter(|next| *next > now && *next < horizon) {
+            Some(next) if next >= ahead => return Ok(SendSlot::Full),
+            Some(next) => next,
+            None => now,
+        };
         t.next_send_slot = Some(slot + interval);
         Ok(SendSlot::At(slot))
     }

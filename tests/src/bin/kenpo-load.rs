@@ -304,7 +304,8 @@ fn moto_mails() -> HashMap<String, usize> {
     let data: Value = ureq::get(&format!("{}/moto-api/data.json", kenpo_tests::moto_endpoint())).call().ok().and_then(|r| r.into_json().ok()).unwrap_or(Value::Null);
     let mut counts = HashMap::new();
     for m in data["ses"]["Message"].as_array().cloned().unwrap_or_default() {
-        if m["source"] != "webmaster@load.kenpo.example" {
+        // From carries the society's name (RFC 2047) before the address.
+        if !m["source"].as_str().is_some_and(|s| s.ends_with("<webmaster@load.kenpo.example>")) {
             continue;
         }
         for to in m["destinations"]["ToAddresses"].as_array().cloned().unwrap_or_default() {
