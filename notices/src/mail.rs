@@ -9,8 +9,8 @@ use kenpo_shared::domain::{EmailAddress, MemberId};
 use kenpo_shared::http::escape_html;
 use kenpo_shared::mailer::OutgoingMail;
 
-/// The service's name, as the portal's menu shows it.
-const SERVICE: &str = "医療費と給付金支給額";
+/// The service's name, as the portal's menu shows it (the screens' and the other mails' too).
+const SERVICE: &str = kenpo_shared::http::SYSTEM_NAME;
 
 /// The notice to `to` for `member`; `site` is the site's origin (`https://…`, no trailing slash),
 /// `token` the member's unsubscribe token (`crate::UnsubscribeKey::token`).

@@ -244,17 +244,7 @@ impl Settings {
             s.society_url = Some(v.trim().to_owned()).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
         }
         if let Some(v) = get("INSURER_NUMBERS") {
-            let mut numbers = Vec::new();
-            let mut users = Vec::new();
-            for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                let (number, who) = entry.split_once(':').map_or((entry, None), |(n, w)| (n, Some(w.trim().to_owned()).filter(|w| !w.is_empty())));
-                numbers.push(InsurerNumber::parse(number).map_err(|_| ConfigError { name: "INSURER_NUMBERS", reason: "an entry is not a valid 保険者番号".into() })?);
-                users.push(who);
-            }
-            if numbers.is_empty() {
-                return Err(ConfigError { name: "INSURER_NUMBERS", reason: "is empty".into() });
-            }
-            (s.insurer_numbers, s.insurer_number_users) = (numbers, users);
+            (s.insurer_numbers, s.insurer_number_users) = parse_insurer_numbers(&v)?;
         }
         if let Some(v) = get("TERMS_VERSION") {
             s.terms_version = TermsVersion::parse(&v).map_err(|e| ConfigError { name: "TERMS_VERSION", reason: e.message })?;
@@ -335,6 +325,24 @@ impl Settings {
             format!("{}（電話 {}、{}）", self.society_name, self.society_phone, self.society_hours)
         }
     }
+}
+
+/// `INSURER_NUMBERS` (`06133946:現役社員・任意継続被保険者の方,63133946:…`): the numbers, and who
+/// uses each (`None` without a `:`), in order.
+///
+/// Errors: `INSURER_NUMBERS` when an entry is not a valid 保険者番号 or there is none.
+pub fn parse_insurer_numbers(v: &str) -> Result<(Vec<InsurerNumber>, Vec<Option<String>>), ConfigError> {
+    let mut numbers = Vec::new();
+    let mut users = Vec::new();
+    for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (number, who) = entry.split_once(':').map_or((entry, None), |(n, w)| (n, Some(w.trim().to_owned()).filter(|w| !w.is_empty())));
+        numbers.push(InsurerNumber::parse(number).map_err(|_| ConfigError { name: "INSURER_NUMBERS", reason: "an entry is not a valid 保険者番号".into() })?);
+        users.push(who);
+    }
+    if numbers.is_empty() {
+        return Err(ConfigError { name: "INSURER_NUMBERS", reason: "is empty".into() });
+    }
+    Ok((numbers, users))
 }
 
 fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, ConfigError> {

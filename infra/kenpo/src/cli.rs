@@ -29,14 +29,7 @@ pub struct Table {
 pub struct SocietyNumbers(pub Vec<kenpo_shared::domain::InsurerNumber>);
 
 fn society_numbers(v: &str) -> Result<SocietyNumbers, String> {
-    let numbers: Result<Vec<_>, String> = v
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(|e| kenpo_shared::domain::InsurerNumber::parse(e.split(':').next().unwrap_or(e)).map_err(|_| format!("{}: 保険者番号ではありません / not an insurer number", e.chars().take(20).collect::<String>())))
-        .collect();
-    let numbers = numbers?;
-    if numbers.is_empty() { Err("保険者番号がありません / no insurer number".into()) } else { Ok(SocietyNumbers(numbers)) }
+    kenpo_shared::config::parse_insurer_numbers(v).map(|(numbers, _)| SocietyNumbers(numbers)).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]

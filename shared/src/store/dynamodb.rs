@@ -765,16 +765,10 @@ impl SignupStore for DynamoStore {
 
     async fn pause_sending(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(SEND_RATE_KEY))
-            .key("SK", s(SEND_RATE_KEY))
+            .ledger_update(now)
             .update_expression("SET pausedUntil = :until")
             .condition_expression("attribute_not_exists(pausedUntil) OR pausedUntil <= :now")
             .expression_attribute_values(":until", n(until.timestamp_millis()))
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
         if condition_applied(result)? {
