@@ -24,6 +24,8 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
     web_pages::check_terms(&settings).map_err(|e| e.to_string())?;
+    // The logs' member pseudonyms under this server's key, as a Lambda's (`lambda::settings`).
+    kenpo_shared::pseudonym::init(&settings.log_pseudonym_key);
     if options.aws {
         require_real_secrets(&settings)?;
     }
