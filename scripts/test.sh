@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test of kenpo-web, from a fresh machine: installs what it needs (a local Python virtualenv
-# with moto and cfn-lint, Debian's chromium, the browser test's npm packages), starts moto on
+# Every test of kenpo-web, from a fresh machine: installs what it needs (Debian's chromium, fonts
+# and poppler-utils, a local Python virtualenv with moto and cfn-lint, the browser test's npm packages), starts moto on
 # 127.0.0.1, builds the workspace once (dev profile, one target dir) and runs:
 #   1. cargo test --workspace  (unit, property, handler, store contract on embedded + DynamoDB/moto,
 #      SES v2/moto, welcome mail, dev server end to end, routes = template)
@@ -14,6 +14,16 @@ export CARGO_TERM_COLOR=never
 mkdir -p "$ROOT/target" "$ROOT/artifacts"
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
+
+step "Debian packages: chromium, fonts (the screens' and the documents'), poppler-utils (pdftotext, pdftoppm)"
+# Debian's Chromium (never a downloaded browser) and Japanese fonts for the screenshots; the
+# documents' font (fonts-ipaexfont-gothic: the PDFs, and the Lambda's font layer at sam build) and
+# poppler to read the PDFs back.
+APT_PKGS=(chromium fonts-noto-cjk fonts-ipaexfont-gothic poppler-utils)
+if ! dpkg -s "${APT_PKGS[@]}" > /dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${APT_PKGS[@]}" > /dev/null
+fi
 
 step "python virtualenv: moto, cfn-lint"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -71,11 +81,6 @@ KENPO_BOOTSTRAP_DIR="$ROOT/.aws-sam/build-x86_64" cargo test -p kenpo-tests --te
 
 if [ -d tests/browser ]; then
   step "screens in headless Chromium"
-  # Debian's Chromium (never a downloaded browser) and Japanese fonts for the screenshots.
-  if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk > /dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk > /dev/null
-  fi
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test)
 fi
 

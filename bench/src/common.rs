@@ -48,6 +48,10 @@ pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, S
     if binary == "send-welcome-email" {
         env.push(("SES_CONFIGURATION_SET".into(), "kenpo-web-welcome".into()));
     }
+    if binary == "statement-documents" {
+        // The font layer's file, where Debian installs it on this machine.
+        env.push(("DOCUMENT_FONT".into(), "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf".into()));
+    }
     // The CA of moto's TLS certificate (rustls-native-certs reads SSL_CERT_FILE).
     if let Ok(ca) = std::env::var("SSL_CERT_FILE") {
         env.push(("SSL_CERT_FILE".into(), ca));
@@ -131,6 +135,7 @@ pub fn offline_event(binary: &str) -> Option<Value> {
         "save-preferences" => api_event("PUT", "/api/signup/preferences", &[], Some("{}")),
         "confirm-signup" => api_event("POST", "/api/signup/confirm", &[], Some("{}")),
         "read-statements" => api_event("GET", "/api/statements/summary", &[], None),
+        "statement-documents" => api_event("GET", "/api/documents/medical-expenses/2026.pdf", &[], None),
         _ => return None,
     })
 }

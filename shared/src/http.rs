@@ -116,6 +116,19 @@ pub fn asset_response(content_type: &str, bytes: &'static [u8]) -> Response<Body
     response
 }
 
+/// A file the member downloads (200): `content_type`, `Content-Disposition: attachment` with an
+/// ASCII `filename` for old clients and the Japanese name as RFC 8187 `filename*` (RFC 6266 §4.3),
+/// the body as bytes (API Gateway sends it base64-encoded), never cached.
+pub fn download_response(content_type: &str, ascii_name: &str, name: &str, bytes: Vec<u8>) -> Response<Body> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 8187 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~".
+    const ATTR: &AsciiSet = &NON_ALPHANUMERIC.remove(b'!').remove(b'#').remove(b'$').remove(b'&').remove(b'+').remove(b'-').remove(b'.').remove(b'^').remove(b'_').remove(b'`').remove(b'|').remove(b'~');
+    let ascii: String = ascii_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR));
+    let builder = secure_headers(Response::builder().status(200)).header(header::CONTENT_TYPE, content_type).header(header::CONTENT_DISPOSITION, disposition);
+    build(builder, Body::Binary(bytes))
+}
+
 /// 303 See Other, optionally setting a cookie.
 pub fn see_other(location: &str, set_cookie: Option<&str>) -> Response<Body> {
     let mut builder = secure_headers(Response::builder().status(303)).header(header::LOCATION, location);

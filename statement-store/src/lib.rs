@@ -16,6 +16,7 @@ use kenpo_statements::report::Report;
 use kenpo_statements::types::{RecordId, StatementKind};
 use serde::{Deserialize, Serialize};
 
+pub mod access;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;

@@ -95,7 +95,7 @@ pub async fn app_with(store: Arc<dyn SignupStore>, statements: Arc<dyn Statement
     let mailer = Arc::new(RecordingMailer::default());
     let handoff = kenpo_shared::handoff::HandoffVerifier::from_settings(&settings).unwrap();
     let app = Arc::new(App::new(settings, store.clone(), clock.clone()).unwrap());
-    let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), statements: statements.clone(), outbox: None, file_members: Vec::new() });
+    let dev = Arc::new(kenpo::Dev { app: app.clone(), handoff, mailer: mailer.clone(), statements: statements.clone(), outbox: None, file_members: Vec::new(), font: kenpo::document_font().ok() });
     let router = kenpo::router::router(dev.clone()).unwrap();
     TestApp { app, dev, router, clock, mailer, store, statements }
 }

@@ -182,7 +182,7 @@ fn functions(d: &Deployment) -> Vec<Function> {
             for (k, v) in globals.iter().chain(own.iter()) {
                 // `!If [Condition, value, !Ref AWS::NoValue]`: the variable only where the condition holds.
                 if let Some(value) = d.resolve_optional(&t, v) {
-                    env.insert(k.as_str().unwrap().to_owned(), value);
+                    env.insert(k.as_str().unwrap().to_owned(), on_this_machine(&t, r, value));
                 }
             }
             Function {
@@ -193,6 +193,31 @@ fn functions(d: &Deployment) -> Vec<Function> {
             }
         })
         .collect()
+}
+
+/// A path into a layer (`/opt/...`) as this machine has it: in the layer `sam build` built
+/// (`KENPO_BOOTSTRAP_DIR/<LayerLogicalId>/...`, the font layer's Makefile output), else where the
+/// layer's Debian package installs it. Other values unchanged.
+fn on_this_machine(t: &Yaml, function: &Yaml, value: String) -> String {
+    let Some(rest) = value.strip_prefix("/opt/") else { return value };
+    let layers: Vec<String> = function["Properties"]["Layers"].as_sequence().map(|l| l.iter().filter_map(|v| match v {
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    }).collect()).unwrap_or_default();
+    assert!(layers.iter().all(|l| t["Resources"][l.as_str()]["Type"] == "AWS::Serverless::LayerVersion"), "{layers:?}");
+    if let Some(dir) = std::env::var_os("KENPO_BOOTSTRAP_DIR") {
+        for layer in &layers {
+            let built = PathBuf::from(&dir).join(layer).join(rest);
+            if built.exists() {
+                return built.display().to_string();
+            }
+        }
+        panic!("{value}: no built layer of {layers:?} in KENPO_BOOTSTRAP_DIR holds it");
+    }
+    match rest {
+        "fonts/ipaexg.ttf" => kenpo_documents::font::DEBIAN_FONT_PATH.to_owned(),
+        other => panic!("/opt/{other}: the test does not know where this machine has it"),
+    }
 }
 
 fn function(d: &Deployment, binary: &str) -> Function {
@@ -524,6 +549,7 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                         "save-preferences" => ("PUT", "/api/signup/preferences"),
                         "confirm-signup" => ("POST", "/api/signup/confirm"),
                         "read-statements" => ("GET", "/api/statements/summary"),
+                        "statement-documents" => ("GET", "/api/documents/medical-expenses/2026.pdf"),
                         other => panic!("no recorded event for {other}: add one"),
                     };
                     let body = (method != "GET").then_some("{}");

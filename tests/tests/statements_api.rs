@@ -14,6 +14,8 @@ use kenpo_tests::*;
 use serde_json::Value;
 
 const PATHS: [&str; 3] = ["/api/statements/summary", "/api/medical-expenses", "/api/benefits"];
+/// The downloads of the household below (issue 14).
+const DOCUMENTS: [&str; 3] = ["/api/documents/medical-expenses/2026.pdf", "/api/documents/medical-expenses/2026.csv", "/api/documents/benefits/b-1.pdf"];
 
 /// Apply a file as imported `days_ago` days before the test clock's now.
 async fn import_at(t: &TestApp, bytes: Vec<u8>, days_ago: i64) {
@@ -162,10 +164,141 @@ async fn each_read_is_one_dynamodb_request() {
     let t = app_with(signups, statements, test_settings()).await;
     let cookie = onboarded(&t, "S1", None).await;
     household(&t).await;
-    for path in PATHS {
+    for path in PATHS.into_iter().chain(DOCUMENTS) {
         counter.take();
-        assert_eq!(get(&t, path, &cookie).await.0, 200, "{path}");
+        assert_eq!(t.call("GET", path, None, &cookie).await.status(), 200, "{path}");
         let tally = counter.take();
         assert_eq!((tally.requests(), tally.by_operation.keys().cloned().collect::<Vec<_>>()), (1, vec!["Query".to_owned()]), "{path}");
     }
+}
+
+/// The bytes of a download.
+fn bytes_of(response: &lambda_http::Response<lambda_http::Body>) -> Vec<u8> {
+    match response.body() {
+        lambda_http::Body::Binary(b) => b.clone(),
+        lambda_http::Body::Text(t) => t.as_bytes().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// A scratch file for poppler and Python, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let path = std::env::temp_dir().join(format!("kenpo-{}-{}-{name}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        std::fs::write(&path, bytes).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The text a member selects and copies (poppler's pdftotext), runs of spaces as one.
+fn pdf_text(pdf: &[u8]) -> String {
+    let file = Scratch::new("doc.pdf", pdf);
+    let out = std::process::Command::new("pdftotext").args(["-layout", "-enc", "UTF-8"]).arg(&file.0).arg("-").output().expect("pdftotext (poppler-utils; the test command installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split([' ', '\u{3000}']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn downloads_follow_the_screens_access_rules() {
+    let t = embedded_app().await;
+    for path in DOCUMENTS {
+        let r = t.call("GET", path, None, "").await;
+        assert_eq!((r.status().as_u16(), json_of(&r)["error"]["code"].as_str()), (401, Some("unauthenticated")), "{path}");
+    }
+    t.store.put_members(&[member("S2", "06133946", "19810403")]).await.unwrap();
+    let not_yet = t.login("S2").await;
+    for path in DOCUMENTS {
+        let r = t.call("GET", path, None, &not_yet).await;
+        assert_eq!((r.status().as_u16(), json_of(&r)["error"]["code"].as_str()), (409, Some("onboarding_required")), "{path}");
+    }
+    // Left on 2024-12-01: readable through 2026-11-30.
+    let cookie = onboarded(&t, "S1", NaiveDate::from_ymd_opt(2024, 12, 1)).await;
+    household(&t).await;
+
+    let pdf = t.call("GET", DOCUMENTS[0], None, &cookie).await;
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let disposition = pdf.headers()["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment; filename=\"iryohi-2026.pdf\"; filename*=UTF-8''"), "{disposition}");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    let text = pdf_text(&bytes_of(&pdf));
+    for item in ["医療費のお知らせ（2026年診療分）", "けんぽ見本健康保険組合", "2026年8月", "2026年9月", "3,000円", "2,000円", "合計（全員）", "5,000円"] {
+        assert!(text.contains(item), "missing {item:?} in:\n{text}");
+    }
+    // The hidden line (1,500 yen), next month's line (900), another household's (5,000 in 2026-09
+    // would make 7,000 for September) and another year's (700) are not in it.
+    for absent in ["1,500円", "900円", "2026年10月", "700円", "7,000円"] {
+        assert!(!text.contains(absent), "{absent:?} must not be in:\n{text}");
+    }
+
+    let notice = t.call("GET", DOCUMENTS[2], None, &cookie).await;
+    assert_eq!(notice.status(), 200);
+    let text = pdf_text(&bytes_of(&notice));
+    assert!(text.contains("給付金支給決定通知書") && text.contains("40,000円") && text.contains("口座振込"), "{text}");
+
+    // Not a document, or not one this member is shown: 404 as JSON.
+    for path in [
+        "/api/documents/medical-expenses/2024.pdf",
+        "/api/documents/medical-expenses/2024.csv",
+        "/api/documents/medical-expenses/2026.txt",
+        "/api/documents/medical-expenses/20x6.pdf",
+        "/api/documents/medical-expenses/02026.pdf",
+        "/api/documents/benefits/b-2.pdf",
+        "/api/documents/benefits/z-1.pdf",
+        "/api/documents/benefits/b-1.csv",
+        "/api/documents/benefits/b%2D1.pdf",
+    ] {
+        let r = t.call("GET", path, None, &cookie).await;
+        assert_eq!((r.status().as_u16(), json_of(&r)["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+
+    // After the access period: 403, as the screens.
+    t.clock.advance(Duration::days(6));
+    let cookie = t.login("S1").await;
+    for path in DOCUMENTS {
+        let r = t.call("GET", path, None, &cookie).await;
+        assert_eq!((r.status().as_u16(), json_of(&r)["error"]["code"].as_str()), (403, Some("access_expired")), "{path}");
+    }
+}
+
+/// The CSV read by Python's csv module (as a member's script or a spreadsheet import would): its
+/// columns sum to the API's figures for the same year.
+#[tokio::test]
+async fn the_csv_opens_in_python_and_sums_to_the_api() {
+    let t = embedded_app().await;
+    let cookie = onboarded(&t, "S1", None).await;
+    household(&t).await;
+    let csv = t.call("GET", DOCUMENTS[1], None, &cookie).await;
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let bytes = bytes_of(&csv);
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM, so Excel reads it as UTF-8");
+    let file = Scratch::new("lines.csv", &bytes);
+    let script = r#"
+import csv, json, sys
+with open(sys.argv[1], newline="", encoding="utf-8-sig") as f:
+    rows = list(csv.DictReader(f))
+print(json.dumps({"rows": len(rows), "header": list(rows[0].keys()),
+                  "total": sum(int(r["医療費総額（円）"]) for r in rows),
+                  "self": sum(int(r["自己負担相当額（円）"]) for r in rows)}))
+"#;
+    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(&file.0).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, api) = get(&t, "/api/medical-expenses?year=2026", &cookie).await;
+    let months = api["months"].as_array().unwrap();
+    let sum = |k: &str| months.iter().map(|m| m["totals"][k].as_u64().unwrap()).sum::<u64>();
+    let lines: usize = months.iter().map(|m| m["lines"].as_array().unwrap().len()).sum();
+    assert_eq!(read["rows"].as_u64(), Some(lines as u64));
+    assert_eq!(read["total"].as_u64(), Some(sum("totalCost")));
+    assert_eq!(read["self"].as_u64(), Some(sum("selfPay")));
+    assert_eq!(read["header"][0], "診療年月");
 }

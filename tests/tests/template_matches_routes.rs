@@ -295,6 +295,7 @@ fn each_function_may_do_only_what_its_code_does() {
         ("save-preferences", &["dynamodb:GetItem MEMBER#*", "dynamodb:Query MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("confirm-signup", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("read-statements", &["dynamodb:Query MEMBER#*"], &[]),
+        ("statement-documents", &["dynamodb:Query MEMBER#*"], &[]),
         ("unsubscribe", &["dynamodb:GetItem MEMBER#*", "dynamodb:UpdateItem MEMBER#*"], &[]),
         ("notify-publication", &["dynamodb:Query PUB#*"], &["sqs:SendMessage NoticeQueue", "sqs:SendMessage NoticeDeadLetterQueue"]),
         (

@@ -11,12 +11,11 @@
 
 use std::sync::Arc;
 
-use kenpo_shared::contract::ApiError;
-use kenpo_shared::domain::Step;
-use kenpo_shared::http::{Confirmed, authenticated, ok_json, session_on_record};
+use kenpo_shared::App;
+use kenpo_shared::contract::{ApiError, ErrorCode};
+use kenpo_shared::http::{Confirmed, authenticated, ok_json};
 use kenpo_shared::session::Session;
-use kenpo_shared::signup::{SignupRecord, current_step};
-use kenpo_shared::{App, contract::ErrorCode};
+use kenpo_statement_store::access::readable_household;
 use kenpo_statement_store::{Scope, StatementStore};
 use kenpo_statements::read::{self, Query};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -48,24 +47,12 @@ pub async fn handle(reader: &Reader, req: Request) -> Response<Body> {
 }
 
 async fn answer_for(reader: &Reader, req: &Request, answer: Answer, session: Session, confirmed: Confirmed) -> Result<Response<Body>, ApiError> {
-    let app = &reader.app;
     // Checked before the read, answered after the refusals that come first.
     let params = req.query_string_parameters_ref();
     let query = Query::parse(params.and_then(|p| p.first("year")), params.and_then(|p| p.first("person")));
     let scope = if answer == Answer::Benefits { Scope::Benefits } else { Scope::All };
-    let household = reader.statements.household(&session.member_id, scope).await?;
-    session_on_record(&session, household.signup.as_ref())?;
-    confirmed.confirm();
-    let record = household.signup.unwrap_or_else(|| SignupRecord::new(session.member_id.clone(), app.clock.now()));
-    let step = current_step(&record, &app.policy);
-    if step != Step::Completed {
-        return Err(ApiError::onboarding_required(step));
-    }
-    let today = app.clock.today_in_japan();
+    let (household, today) = readable_household(&reader.app, reader.statements.as_ref(), &session, &confirmed, scope).await?;
     let left_on = household.profile.as_ref().and_then(|p| p.left_on);
-    if read::access_expired(left_on, today) {
-        return Err(ApiError::from(ErrorCode::AccessExpired));
-    }
     let query = query.map_err(|fields| {
         fields.into_iter().fold(ApiError::from(ErrorCode::InvalidInput), |e, (field, error)| e.with_field(field, error.message))
     })?;

@@ -40,6 +40,22 @@ pub struct Dev {
     pub outbox: Option<PathBuf>,
     /// The members of `--members FILE` (listed on /dev/portal after the demo's).
     pub file_members: Vec<kenpo_shared::store::MemberProfile>,
+    /// The documents' font (`None`: none found; the downloads answer 503).
+    pub font: Option<kenpo_documents::DocumentFont>,
+}
+
+/// The documents' font for the dev server and the tests: `DOCUMENT_FONT` (a TrueType/OpenType
+/// file, face 0) if set, else Debian's `fonts-ipaexfont-gothic` (what the Lambda's font layer
+/// carries), else Debian's `fonts-noto-cjk` (its Japanese face).
+pub fn document_font() -> Result<kenpo_documents::DocumentFont, kenpo_documents::FontError> {
+    use std::path::Path;
+    if let Some(path) = std::env::var_os("DOCUMENT_FONT").filter(|p| !p.is_empty()) {
+        return kenpo_documents::DocumentFont::load(Path::new(&path), 0);
+    }
+    kenpo_documents::DocumentFont::load_first(&[
+        (Path::new(kenpo_documents::font::DEBIAN_FONT_PATH), 0),
+        (Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 0),
+    ])
 }
 
 pub struct DevOptions {

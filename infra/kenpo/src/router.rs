@@ -24,7 +24,7 @@ pub const MAX_READ_BYTES: usize = 1024 * 1024;
 
 /// The functions the dev server hosts behind HTTP routes: every template function with an
 /// `HttpApi` event must be here (a test holds the two together).
-pub const HTTP_FUNCTIONS: &[&str] = &["web-pages", "portal-entry", "signup-status", "verify-identity", "record-consent", "save-preferences", "confirm-signup", "read-statements", "unsubscribe"];
+pub const HTTP_FUNCTIONS: &[&str] = &["web-pages", "portal-entry", "signup-status", "verify-identity", "record-consent", "save-preferences", "confirm-signup", "read-statements", "statement-documents", "unsubscribe"];
 
 /// One invocation of the function named `function`, as Lambda would run it.
 pub async fn invoke(dev: &Dev, function: &str, req: Request) -> Response<Body> {
@@ -38,6 +38,10 @@ pub async fn invoke(dev: &Dev, function: &str, req: Request) -> Response<Body> {
         "save-preferences" => save_preferences::handle(app, req).await,
         "confirm-signup" => confirm_signup::handle(app, req).await,
         "read-statements" => read_statements::handle(&read_statements::Reader { app: app.clone(), statements: dev.statements.clone() }, req).await,
+        "statement-documents" => {
+            let documents = statement_documents::Documents { app: app.clone(), statements: dev.statements.clone(), font: dev.font.clone() };
+            statement_documents::handle(&documents, req).await
+        }
         "unsubscribe" => match kenpo_notices::UnsubscribeKey::new(&app.settings.notify_unsubscribe_key) {
             Some(key) => unsubscribe::handle(app, &key, req).await,
             None => ApiError::internal().into_response(),

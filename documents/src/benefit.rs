@@ -1,0 +1,106 @@
+//! 給付金支給決定通知書: one benefit decision, laid out as a notice (what the benefit screen shows:
+//! DESIGN.md Part 2, 給付金支給額). Members hand it to a municipality (子ども医療費助成 and the
+//! like) or keep it with the 医療費控除 papers (a benefit reduces the deductible amount).
+//! Never the 保険者番号 or 記号・番号.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use kenpo_statements::records::Benefit;
+
+use crate::layout::{Align, CONTENT_WIDTH, MARGIN, Meta, Pages, ja_date, ja_yen};
+use crate::{DocumentError, Issuer};
+
+/// What the notice is made of: a benefit the member is shown today
+/// (`kenpo_statements::read::shown_benefit`).
+pub struct BenefitNotice<'a> {
+    pub issuer: &'a Issuer,
+    /// 被保険者等の氏名 (the addressee).
+    pub insured_name: &'a str,
+    pub benefit: &'a Benefit,
+    /// Japan local time of issue.
+    pub issued_at: NaiveDateTime,
+}
+
+/// 対象: the 診療年月, or the period (傷病手当金 and the like), or "—".
+pub fn target_of(b: &Benefit) -> String {
+    let month = b.service_month.map(|m| format!("{}年{}月診療分", m.year(), m.month()));
+    let period = match (b.period_from, b.period_to) {
+        (Some(from), Some(to)) => Some(format!("{}～{}", ja_date(from), ja_date(to))),
+        (Some(from), None) => Some(format!("{}～", ja_date(from))),
+        (None, Some(to)) => Some(format!("～{}", ja_date(to))),
+        (None, None) => None,
+    };
+    match (month, period) {
+        (Some(m), Some(p)) => format!("{m}（{p}）"),
+        (Some(m), None) => m,
+        (None, Some(p)) => p,
+        (None, None) => "—".to_owned(),
+    }
+}
+
+/// The rows of the notice: (label, value), in the screen's order.
+pub fn rows(b: &Benefit) -> Vec<(&'static str, String)> {
+    let or_dash = |s: Option<String>| s.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
+    vec![
+        ("受診者（対象者）", format!("{}（{}）", b.person_name, b.relation.label())),
+        ("給付の種類", b.name.clone()),
+        ("対象", target_of(b)),
+        ("医療機関等", or_dash(b.institution_name.clone())),
+        ("算定基礎額", b.basis_amount.map(ja_yen).unwrap_or_else(|| "—".to_owned())),
+        ("支給額", ja_yen(b.amount)),
+        ("支給決定日", ja_date(b.decided_on)),
+        ("支払日", b.paid_on.map(ja_date).unwrap_or_else(|| "未定（決まりしだい掲載します）".to_owned())),
+        ("支払方法", b.payment_method.label().to_owned()),
+        ("備考", or_dash(b.remarks.clone())),
+    ]
+}
+
+const LABEL_WIDTH: f32 = 120.0;
+const SIZE: f32 = 10.5;
+const LEADING: f32 = 17.0;
+
+/// The PDF (one A4 page; a very long 備考 continues on a second).
+pub fn benefit_notice_pdf(notice: &BenefitNotice<'_>, font: &crate::DocumentFont) -> Result<Vec<u8>, DocumentError> {
+    let b = notice.benefit;
+    let mut p = Pages::new(font);
+    let issued_on: NaiveDate = notice.issued_at.date();
+    p.text(MARGIN, CONTENT_WIDTH, p.y, 9.5, &format!("発行日 {}", ja_date(issued_on)), Align::Right);
+    p.y += 24.0;
+    p.text(MARGIN, CONTENT_WIDTH, p.y, 13.0, &format!("{} 様", notice.insured_name), Align::Left);
+    p.y += 16.0;
+    p.text(MARGIN, CONTENT_WIDTH, p.y, 10.0, &notice.issuer.society_name, Align::Right);
+    p.y += 40.0;
+    p.text(MARGIN, CONTENT_WIDTH, p.y, 18.0, "給付金支給決定通知書", Align::Center);
+    p.y += 20.0;
+    p.paragraph(MARGIN, CONTENT_WIDTH, 10.5, "次のとおり給付金の支給を決定しましたので、お知らせします。", 0);
+    p.y += 14.0;
+    p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.8);
+    for (label, value) in rows(b) {
+        let size = if label == "支給額" { 13.0 } else { SIZE };
+        let parts = p.wrap(&value, size, CONTENT_WIDTH - LABEL_WIDTH - 12.0);
+        p.ensure(LEADING * parts.len() as f32 + 8.0);
+        let top = p.y;
+        p.shade(MARGIN, top, LABEL_WIDTH, LEADING * parts.len() as f32 + 8.0, 238);
+        p.text(MARGIN + 8.0, LABEL_WIDTH - 16.0, top + LEADING, SIZE, label, Align::Left);
+        for (k, part) in parts.iter().enumerate() {
+            p.text(MARGIN + LABEL_WIDTH + 10.0, CONTENT_WIDTH - LABEL_WIDTH - 12.0, top + LEADING * (k as f32 + 1.0), size, part, Align::Left);
+        }
+        p.y = top + LEADING * parts.len() as f32 + 8.0;
+        p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.5);
+    }
+    p.y += 20.0;
+    let mut notes = vec![
+        "・この通知書は、Webサービス「医療費と給付金支給額」から発行したものです。市区町村の医療費助成などの申請に使えるかどうかは、申請先にご確認ください。".to_owned(),
+        "・医療費控除を受けるときは、この給付金を「保険金などで補てんされる金額」として、対象の医療費から差し引きます。".to_owned(),
+        "・この通知書には、保険者番号および被保険者証等の記号・番号は記載していません。".to_owned(),
+    ];
+    if !notice.issuer.society_phone.is_empty() {
+        notes.push(format!("・お問い合わせ：{} {}", notice.issuer.society_name, notice.issuer.society_phone));
+    }
+    for note in notes {
+        p.paragraph(MARGIN, CONTENT_WIDTH, 8.5, &note, 40);
+    }
+    let title = format!("給付金支給決定通知書（{}・{}）", b.name, ja_date(b.decided_on));
+    let meta = Meta { title, author: notice.issuer.society_name.clone(), created: notice.issued_at };
+    let society = notice.issuer.society_name.clone();
+    p.finish(&meta, |n, total| format!("{society}　給付金支給決定通知書　{n} / {total} ページ"))
+}
