@@ -118,5 +118,20 @@ for logical_id, binary in sorted(binaries.items()):
     total += zipped
     print(f"{logical_id:<28} {binary:<20} {size / 1e6:>8.2f} MB {zipped / 1e6:>8.2f} MB")
 print(f"{'total':<28} {'':<20} {'':>11} {total / 1e6:>8.2f} MB")
+# Layers (the documents' font): their whole folder as one zip, as `sam deploy` uploads it.
+for logical_id, r in sorted(resources.items()):
+    if r.get("Type") != "AWS::Serverless::LayerVersion":
+        continue
+    folder = os.path.join(build, logical_id)
+    if not os.path.isdir(folder):
+        sys.exit(f"sam-build: layer {logical_id} was not built")
+    buf, size = io.BytesIO(), 0
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for base, _, files in os.walk(folder):
+            for name in sorted(files):
+                path = os.path.join(base, name)
+                size += os.path.getsize(path)
+                z.write(path, os.path.relpath(path, folder))
+    print(f"{logical_id:<28} {'(layer)':<20} {size / 1e6:>8.2f} MB {len(buf.getvalue()) / 1e6:>8.2f} MB")
 PY
 echo "sam-build: bootstraps in $BUILD_DIR/<LogicalId>/bootstrap (KENPO_BOOTSTRAP_DIR=$BUILD_DIR); total $((SECONDS - t0))s"

@@ -6,6 +6,9 @@
 // contract with fixtures; this one checks the whole path.)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { checkScreen, launchBrowser, outboxMails, phone, runAxe, startServer, waitFor } from './helpers.js';
 
 let server;
@@ -85,6 +88,86 @@ describe('the demo household (D0005, with dependants) on the real APIs', () => {
 
     assert.deepEqual(outside, [], 'no request leaves the origin');
     assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), []);
+    await context.close();
+  });
+
+  it('downloads the year\'s PDF and CSV from 医療費のお知らせ and a decision\'s PDF from 給付金支給額 on a phone', async () => {
+    const { context, page, problems } = await phone(browser);
+    await login(page, 'D0005');
+    await page.getByRole('link', { name: '医療費のお知らせを見る' }).click();
+    await page.waitForURL(/\/medical-expenses/);
+    const list = await api(page, '/api/medical-expenses');
+    const selfPay = list.months.reduce((n, m) => n + Number(m.totals.selfPay), 0);
+    const link = page.getByRole('link', { name: `${list.year}年診療分 医療費のお知らせ（PDF）` });
+    await link.scrollIntoViewIfNeeded();
+    const [pdf] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    assert.equal(pdf.suggestedFilename(), `医療費のお知らせ_${list.year}年診療分.pdf`);
+    const pdfPath = await pdf.path();
+    assert.equal(readFileSync(pdfPath).subarray(0, 5).toString(), '%PDF-');
+    // What a member copies out of it (poppler's pdftotext): the year, the society, the total paid,
+    // every person with lines; never the hidden line.
+    const text = execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', pdfPath, '-']).toString().replace(/[ \u3000]+/g, ' ');
+    assert.match(text, new RegExp(`医療費のお知らせ（${list.year}年診療分）`));
+    assert.match(text, /けんぽ見本健康保険組合/);
+    assert.ok(text.includes(`合計（全員） `) && text.includes(yen(selfPay)), `the year's 自己負担 ${yen(selfPay)} in:\n${text}`);
+    for (const person of list.persons) assert.ok(text.includes(`療養を受けた者の氏名：${person.name}`), person.name);
+    assert.ok(!text.includes('こころのクリニック'), 'the hidden line is not in the PDF');
+    assert.ok(!/保険者番号[:：]|記号[:：]/.test(text), 'no insurer number or 記号・番号');
+
+    const csvLink = page.getByRole('link', { name: `${list.year}年診療分 明細（CSV）` });
+    const [csv] = await Promise.all([page.waitForEvent('download'), csvLink.click()]);
+    assert.equal(csv.suggestedFilename(), `医療費明細_${list.year}年診療分.csv`);
+    const csvText = readFileSync(await csv.path()).toString('utf8');
+    assert.ok(csvText.startsWith('\ufeff診療年月,'), 'BOM and the Japanese header');
+    assert.ok(!csvText.includes('こころのクリニック'));
+
+    await page.goto(`${server.base}/benefits`);
+    const benefits = await api(page, '/api/benefits');
+    const first = page.locator('li.card.benefit').first();
+    await first.locator('summary').click();
+    const noticeLink = first.getByRole('link', { name: '支給決定通知書（PDF）をダウンロード' });
+    const [notice] = await Promise.all([page.waitForEvent('download'), noticeLink.click()]);
+    const b = benefits.benefits[0];
+    assert.equal(notice.suggestedFilename(), `給付金支給決定通知書_${b.recordId}.pdf`);
+    const noticeText = execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', await notice.path(), '-']).toString().replace(/[ \u3000]+/g, ' ');
+    assert.match(noticeText, /給付金支給決定通知書/);
+    assert.ok(noticeText.includes(b.name) && noticeText.includes(yen(b.amount)), noticeText);
+    assert.equal(await page.locator('.download-error:visible').count(), 0, 'no error shown');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('login CSRF: a page on another origin auto-submitting a valid token for another member leaves the session as it was', async () => {
+    const { context, page } = await phone(browser);
+    await login(page, 'D0005');
+    await page.locator('#self-pay').filter({ hasText: '円' }).waitFor();
+    // The attacker holds a fresh, valid hand-off token of another member (D0001, the attacker's own
+    // account in the issue's reproduction), taken from the portal page.
+    await page.goto(`${server.base}/dev/portal`);
+    const token = await page.locator('form:has(button:text-is("D0001 としてログイン")) input[name=token]').getAttribute('value');
+    assert.ok(token && token.split('.').length === 3, 'a JWT');
+    // The attacker's page: another origin (another port of 127.0.0.1), a form that posts itself.
+    const evil = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><form method="post" action="${server.base}/sso"><input type="hidden" name="token" value="${token}"></form><script>document.forms[0].submit()</script>`);
+    });
+    await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const responses = [];
+      page.on('response', (r) => { if (r.url().endsWith('/sso')) responses.push(r); });
+      await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+      await waitFor(() => responses.length > 0);
+      assert.equal(responses[0].status(), 403, 'the hand-off from another origin is refused');
+      assert.ok(!(await responses[0].headerValue('set-cookie')), 'and sets nothing');
+      await page.getByRole('heading').first().waitFor();
+    } finally {
+      evil.close();
+    }
+    // Still D0005's session: the top page's figures are D0005's (D0001 has not onboarded: 409).
+    const summary = await page.request.get(`${server.base}/api/statements/summary`);
+    assert.equal(summary.status(), 200, 'the session is still the completed member D0005');
+    await page.goto(`${server.base}/menu`);
+    await page.locator('#self-pay').filter({ hasText: '円' }).waitFor();
     await context.close();
   });
 

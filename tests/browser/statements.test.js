@@ -266,8 +266,7 @@ describe('statement screens (fixture APIs)', { timeout: 240000 }, () => {
     await page.waitForURL('**/menu'); // the identity screen finds the member completed and sends them back
     await page.locator('#self-pay').getByText('120,590円').waitFor();
     assert.ok(visited.includes('/signup/identity'), `went to the consent step: ${visited.join(' → ')}`);
-    // (ログアウト is not clicked here: today's POST /logout refuses the page's form as cross_origin, a
-    // Part 2 change of the API; the form is unchanged.)
+    // (ログアウト is clicked against the real server: statements-real.test.js and onboarding.test.js.)
     assert.equal(await page.locator('form.logout').getAttribute('action'), '/logout');
 
     assert.ok(api.calls.every((c) => c === '/api/statements/summary' || c.startsWith('/api/medical-expenses') || c.startsWith('/api/benefits')), api.calls.join());

@@ -214,3 +214,36 @@ fn error_pages_have_the_header_and_the_contact_and_loaded_members_are_on_the_por
     let message = body["error"]["fields"]["insurerNumber"].as_str().unwrap_or_default();
     assert!(message.contains("06133946") && message.contains("63133946"), "{body}");
 }
+
+/// Issue 10: `kenpo dev --statements FILE` applies the file after the demo data (D0005's household
+/// sees the new line, published yesterday), and `POST /dev/import` refuses a wrong file with 422
+/// and the report (line and column, never the value), writing nothing of it.
+#[test]
+fn statements_given_at_start_appear_and_a_wrong_upload_is_422_with_its_report() {
+    use kenpo_statements::types::StatementKind::Medical;
+    use kenpo_tests::statements::{file, medical};
+    let yesterday = (chrono::Utc::now().with_timezone(&kenpo_shared::clock::japan()) - chrono::Duration::days(1)).format("%Y%m%d").to_string();
+    let path = std::env::temp_dir().join(format!("dev-statements-{:08x}.csv", rand::random::<u32>()));
+    std::fs::write(&path, file(Medical, &[medical("e2e-start-1", "N", "D0005", "00", "202609", 4321, false, &yesterday)])).unwrap();
+    let server = DevServer::start_with(&["--statements".into(), path.display().to_string()], &[]);
+    let (_, _, cookie) = hand_off(&server, &token_for(&server, "D0005"));
+    let (status, list) = api(&server, "GET", "/api/medical-expenses?year=2026", &cookie, None);
+    assert_eq!(status, 200);
+    assert!(list.to_string().contains("e2e-start-1"), "the line given at start is shown");
+
+    let wrong = file(Medical, &[medical("e2e-bad-1", "N", "D0005", "00", "202613", 8765, false, &yesterday)]);
+    let r = match server.agent().post(&format!("{}/dev/import", server.base)).set("origin", &server.base).set("content-type", "text/csv").send_bytes(&wrong) {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 422);
+    let report: serde_json::Value = r.into_json().unwrap();
+    assert_eq!(report["kind"], "medical");
+    assert_eq!(report["applied"], 0);
+    let error = &report["errors"][0];
+    assert_eq!((error["line"].as_u64(), error["column"].as_str()), (Some(2), Some("service_month")), "{report}");
+    assert!(!report.to_string().contains("202613"), "never the value: {report}");
+    let (_, list) = api(&server, "GET", "/api/medical-expenses?year=2026", &cookie, None);
+    assert!(!list.to_string().contains("e2e-bad-1"));
+    let _ = std::fs::remove_file(&path);
+}

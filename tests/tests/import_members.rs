@@ -177,3 +177,38 @@ fn a_failed_import_says_what_was_written_and_how_to_go_on() {
     assert!(stderr.contains("先頭から0件") && stderr.contains("残りの2件") && stderr.contains("もう一度"), "{stderr}");
     assert!(!stderr.contains("DispatchFailure") && !stderr.contains("ServiceError"), "{stderr}");
 }
+
+/// Issue 10: `kenpo import-statements FILE` applies a medical file to the table as the S3 import
+/// does and says how many lines it applied; the same file again changes nothing; a file with a
+/// wrong line is refused as a whole (exit status 1), naming the line and the column, not the value.
+#[tokio::test]
+async fn import_statements_applies_a_file_once_and_refuses_a_wrong_one() {
+    use kenpo_statement_store::{Scope, StatementStore};
+    use kenpo_statements::types::StatementKind::Medical;
+    use kenpo_tests::statements::{file, medical};
+    let (client, table) = moto_table("import-stmts").await;
+    let endpoint = moto_endpoint();
+    let env = [("TABLE_NAME", table.as_str()), ("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_ACCESS_KEY_ID", "moto"), ("AWS_SECRET_ACCESS_KEY", "moto"), ("AWS_REGION", "ap-northeast-1")];
+    let good = std::env::temp_dir().join(format!("medical-{table}.csv"));
+    std::fs::write(&good, file(Medical, &[medical("cli-1", "N", "C1", "00", "202609", 3000, false, "20261025"), medical("cli-2", "N", "C1", "01", "202609", 2000, false, "20261025")])).unwrap();
+    let out = kenpo(&["import-statements", good.to_str().unwrap()], &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("医療費: 2行を反映しました。"), "{stdout}");
+    let store = kenpo_statement_store::dynamodb::DynamoStatements::new(client, table.clone());
+    let member = MemberId::parse("C1").unwrap();
+    assert_eq!(store.household(&member, Scope::All).await.unwrap().medical.len(), 2);
+
+    let again = kenpo(&["import-statements", good.to_str().unwrap()], &env);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("同じファイルは取り込み済みです"), "{}", String::from_utf8_lossy(&again.stdout));
+
+    let bad = std::env::temp_dir().join(format!("medical-bad-{table}.csv"));
+    std::fs::write(&bad, file(Medical, &[medical("cli-3", "N", "C1", "00", "202609", 1234, false, "20261025"), medical("cli-4", "N", "C1", "00", "202613", 5678, false, "20261025")])).unwrap();
+    let out = kenpo(&["import-statements", bad.to_str().unwrap()], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("3行目") && stderr.contains("service_month"), "{stderr}");
+    assert!(!stderr.contains("202613"), "never the value: {stderr}");
+    assert_eq!(store.household(&member, Scope::All).await.unwrap().medical.len(), 2, "nothing of the refused file was written");
+}

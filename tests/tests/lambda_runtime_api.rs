@@ -572,6 +572,10 @@ async fn every_bootstrap_answers_its_recorded_event_through_the_runtime_api() {
                 // The refusal is logged (warn) inside the invocation's span: it carries the request id.
                 let line = refusal.unwrap_or_else(|| panic!("refusal logged: {logs:#?}"));
                 assert!(line.contains(&request_id), "the log line carries the request id: {line}");
+                // Issue 11, item 5: the reason, and no token (a hash of the jti only once one was read).
+                let fields: Value = serde_json::from_str(&line).unwrap();
+                assert_eq!(fields["fields"]["reason"], "malformed", "{line}");
+                assert!(!line.contains("not.a.jwt"), "never the token: {line}");
                 eprintln!("portal-entry log line: {line}");
             }
             run.report_timings();

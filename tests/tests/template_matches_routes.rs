@@ -447,6 +447,27 @@ fn only_the_hand_off_function_holds_the_portal_secret() {
     }
 }
 
+/// The session key reaches exactly the functions whose code reads or sets the session cookie
+/// (issue 11, item 11): a function's crate that calls `authenticated`, `cookie_settings` or the
+/// sessions gets `SESSION_KEY` (and its previous key), no other function does.
+#[test]
+fn only_the_cookie_readers_hold_the_session_key() {
+    let t = template();
+    assert!(t["Globals"]["Function"]["Environment"]["Variables"].get("SESSION_KEY").is_none(), "not in Globals");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut readers = 0;
+    for (name, f) in functions(&t) {
+        let src = root.join("functions").join(binary(&f)).join("src");
+        let code: String = std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display())).map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default()).collect();
+        let reads_cookies = ["authenticated(", "cookie_settings(", ".sessions."].iter().any(|p| code.contains(p));
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        assert_eq!(vars.get("SESSION_KEY").is_some(), reads_cookies, "{name}: SESSION_KEY");
+        assert_eq!(vars.get("SESSION_KEY_PREVIOUS").is_some(), reads_cookies, "{name}: SESSION_KEY_PREVIOUS");
+        readers += usize::from(reads_cookies);
+    }
+    assert_eq!(readers, 8, "the five steps' status and writers, portal-entry, read-statements, statement-documents");
+}
+
 /// A template value as CloudFormation's JSON (what scripts/expand-template.py prints): short tags
 /// in their long form (`!Ref X` as `{"Ref": "X"}`, `!Sub s` as `{"Fn::Sub": "s"}`), `Fn::GetAtt`
 /// `A.B` as `["A", "B"]`.

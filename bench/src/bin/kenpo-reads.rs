@@ -101,6 +101,57 @@ async fn in_process(medical_csv: &[u8], benefits_csv: &[u8]) {
         let m = median(samples);
         println!("  {path:<40} median {:>8.1} µs  p99 {:>8.1} µs  {:>5.1}×", m.as_secs_f64() * 1e6, percentile(samples, 0.99).as_secs_f64() * 1e6, m.as_secs_f64() / base.as_secs_f64());
     }
+    documents(&t, &cookie).await;
+}
+
+/// The downloads (statement-documents) of the same household: a full year (2025: 12 months × five
+/// people) as PDF and CSV, and one benefit's PDF; bytes (and base64, as API Gateway sends them),
+/// warm time per document against the JSON list of the same year in the same run, the font's load
+/// (the function's init) and the process's peak RSS.
+async fn documents(t: &kenpo_tests::TestApp, cookie: &str) {
+    const N: usize = 100;
+    let paths = ["/api/medical-expenses?year=2025", "/api/documents/medical-expenses/2025.pdf", "/api/documents/medical-expenses/2025.csv", "/api/documents/benefits/R00000-0-k.pdf"];
+    println!("documents, a household of five, 2025 = 12 months ({N} requests each, interleaved; ratio to the JSON list of the year):");
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(N); paths.len()];
+    let mut sizes = vec![0usize; paths.len()];
+    for _ in 0..N {
+        for (i, path) in paths.iter().enumerate() {
+            let started = Instant::now();
+            let r = t.call("GET", path, None, cookie).await;
+            times[i].push(started.elapsed());
+            assert_eq!(r.status(), 200, "{path}");
+            sizes[i] = match r.body() {
+                lambda_http::Body::Binary(b) => b.len(),
+                lambda_http::Body::Text(s) => s.len(),
+                _ => 0,
+            };
+        }
+    }
+    let medians: Vec<Duration> = times.iter_mut().map(|v| {
+        v.sort();
+        percentile(v, 0.5)
+    }).collect();
+    for (i, path) in paths.iter().enumerate() {
+        println!(
+            "  {path:<45} {:>8} bytes ({:>8} base64)  median {:>8.2} ms  p99 {:>8.2} ms  {:>6.1}×",
+            sizes[i],
+            sizes[i].div_ceil(3) * 4,
+            medians[i].as_secs_f64() * 1e3,
+            percentile(&times[i], 0.99).as_secs_f64() * 1e3,
+            medians[i].as_secs_f64() / medians[0].as_secs_f64()
+        );
+    }
+    let mut loads: Vec<Duration> = (0..20).map(|_| {
+        let started = Instant::now();
+        let font = kenpo::document_font().expect("the documents' font (fonts-ipaexfont-gothic)");
+        let elapsed = started.elapsed();
+        drop(font);
+        elapsed
+    }).collect();
+    loads.sort();
+    println!("  font load (the function's init: read {} and parse): median {:.2} ms", kenpo_documents::font::DEBIAN_FONT_PATH, percentile(&loads, 0.5).as_secs_f64() * 1e3);
+    let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())).unwrap_or_default();
+    println!("  peak RSS of this process (the whole in-process run, store and font included): {hwm} kB");
 }
 
 fn through_dev_server(members: usize, seconds: u64, medical_csv: &[u8], benefits_csv: &[u8]) {

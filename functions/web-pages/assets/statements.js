@@ -341,9 +341,12 @@
       }
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
-      const named = /filename\*=UTF-8''([^;]+)|filename="?([^";]+)"?/i.exec(res.headers.get('Content-Disposition') || '');
+      // RFC 6266: the Japanese filename* wins over the ASCII filename, wherever each stands.
+      const disposition = res.headers.get('Content-Disposition') || '';
+      const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+      const plain = /filename="?([^";]+)"?/i.exec(disposition);
       const decode = (x) => { try { return decodeURIComponent(x); } catch { return x; } };
-      const name = decode(named ? named[1] || named[2] : a.pathname.split('/').pop());
+      const name = star ? decode(star[1]) : plain ? plain[1] : a.pathname.split('/').pop();
       const save = el('a', { href: url, download: name });
       document.body.append(save);
       save.click();
