@@ -110,6 +110,7 @@ async fn in_process(medical_csv: &[u8], benefits_csv: &[u8]) {
 /// (the function's init) and the process's peak RSS.
 async fn documents(t: &kenpo_tests::TestApp, cookie: &str) {
     const N: usize = 100;
+    let hwm_before = peak_rss_kib();
     let paths = ["/api/medical-expenses?year=2025", "/api/documents/medical-expenses/2025.pdf", "/api/documents/medical-expenses/2025.csv", "/api/documents/benefits/R00000-0-k.pdf"];
     println!("documents, a household of five, 2025 = 12 months ({N} requests each, interleaved; ratio to the JSON list of the year):");
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(N); paths.len()];
@@ -150,8 +151,13 @@ async fn documents(t: &kenpo_tests::TestApp, cookie: &str) {
     }).collect();
     loads.sort();
     println!("  font load (the function's init: read {} and parse): median {:.2} ms", kenpo_documents::font::DEBIAN_FONT_PATH, percentile(&loads, 0.5).as_secs_f64() * 1e3);
-    let hwm = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())).unwrap_or_default();
-    println!("  peak RSS of this process (the whole in-process run, store and font included): {hwm} kB");
+    let hwm = peak_rss_kib();
+    println!("  peak RSS of this process: {hwm_before} KiB before the documents, {} KiB after ({} KiB more: the documents being made, and the font read again for its timing; the app already held one copy)", hwm, hwm.saturating_sub(hwm_before));
+}
+
+/// VmHWM of this process (Linux), KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok())).unwrap_or(0)
 }
 
 fn through_dev_server(members: usize, seconds: u64, medical_csv: &[u8], benefits_csv: &[u8]) {
