@@ -58,17 +58,17 @@ const LABEL_WIDTH: f32 = 120.0;
 const SIZE: f32 = 10.5;
 const LEADING: f32 = 17.0;
 
-/// The PDF (one A4 page; a very long 備考 continues on a second).
+/// The PDF (one A4 page; a very long 備考 continues on the next, its label repeated).
 pub fn benefit_notice_pdf(notice: &BenefitNotice<'_>, font: &crate::DocumentFont) -> Result<Vec<u8>, DocumentError> {
     let b = notice.benefit;
     let mut p = Pages::new(font);
     let issued_on: NaiveDate = notice.issued_at.date();
     p.text(MARGIN, CONTENT_WIDTH, p.y, 9.5, &format!("発行日 {}", ja_date(issued_on)), Align::Right);
-    p.y += 24.0;
-    p.text(MARGIN, CONTENT_WIDTH, p.y, 13.0, &format!("{} 様", notice.insured_name), Align::Left);
-    p.y += 16.0;
-    p.text(MARGIN, CONTENT_WIDTH, p.y, 10.0, &notice.issuer.society_name, Align::Right);
-    p.y += 40.0;
+    p.y += 8.0;
+    p.paragraph(MARGIN, CONTENT_WIDTH, 13.0, &format!("{} 様", notice.insured_name), 0);
+    p.y += 6.0;
+    p.paragraph(MARGIN, CONTENT_WIDTH, 10.0, &notice.issuer.society_name, 0);
+    p.y += 30.0;
     p.text(MARGIN, CONTENT_WIDTH, p.y, 18.0, "給付金支給決定通知書", Align::Center);
     p.y += 20.0;
     p.paragraph(MARGIN, CONTENT_WIDTH, 10.5, "次のとおり給付金の支給を決定しましたので、お知らせします。", 0);
@@ -77,15 +77,28 @@ pub fn benefit_notice_pdf(notice: &BenefitNotice<'_>, font: &crate::DocumentFont
     for (label, value) in rows(b) {
         let size = if label == "支給額" { 13.0 } else { SIZE };
         let parts = p.wrap(&value, size, CONTENT_WIDTH - LABEL_WIDTH - 12.0);
-        p.ensure(LEADING * parts.len() as f32 + 8.0);
-        let top = p.y;
-        p.shade(MARGIN, top, LABEL_WIDTH, LEADING * parts.len() as f32 + 8.0, 238);
-        p.text(MARGIN + 8.0, LABEL_WIDTH - 16.0, top + LEADING, SIZE, label, Align::Left);
-        for (k, part) in parts.iter().enumerate() {
-            p.text(MARGIN + LABEL_WIDTH + 10.0, CONTENT_WIDTH - LABEL_WIDTH - 12.0, top + LEADING * (k as f32 + 1.0), size, part, Align::Left);
+        // A row taller than what is left (a long 備考) continues on the next page, its label again.
+        let mut rest: &[String] = &parts;
+        while !rest.is_empty() {
+            let fits = (((p.room() - 8.0) / LEADING).floor().max(0.0) as usize).min(rest.len());
+            if fits == 0 {
+                p.new_page();
+                p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.8);
+                continue;
+            }
+            let (now, later) = rest.split_at(fits);
+            let top = p.y;
+            let height = LEADING * now.len() as f32 + 8.0;
+            p.shade(MARGIN, top, LABEL_WIDTH, height, 238);
+            let shown_label = if rest.len() == parts.len() { label.to_owned() } else { format!("{label}（続き）") };
+            p.text(MARGIN + 8.0, LABEL_WIDTH - 16.0, top + LEADING, SIZE, &shown_label, Align::Left);
+            for (k, part) in now.iter().enumerate() {
+                p.text(MARGIN + LABEL_WIDTH + 10.0, CONTENT_WIDTH - LABEL_WIDTH - 12.0, top + LEADING * (k as f32 + 1.0), size, part, Align::Left);
+            }
+            p.y = top + height;
+            p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.5);
+            rest = later;
         }
-        p.y = top + LEADING * parts.len() as f32 + 8.0;
-        p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.5);
     }
     p.y += 20.0;
     let mut notes = vec![

@@ -2,7 +2,7 @@
 //! Shift_JIS), CRLF line ends, one header row in Japanese, RFC 4180 quoting (the `csv` crate).
 //! Amounts are plain integers in yen, so a column sums as the API's figures do.
 //! Text cells that a spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, tab
-//! or CR: OWASP "CSV Injection") are prefixed with `'`.
+//! or CR: OWASP "CSV Injection"; or their full-width forms) are prefixed with `'`.
 
 use kenpo_statements::records::MedicalLine;
 
@@ -26,7 +26,8 @@ pub const HEADER: [&str; 10] = [
 pub const BOM: &str = "\u{feff}";
 
 fn text_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
+    // Full-width ＝＋－＠ too: Japanese Excel may read them as the ASCII signs.
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠']) { format!("'{s}") } else { s.to_owned() }
 }
 
 /// The CSV of `lines` (already the member's shown lines of one year, in the list's order).

@@ -9,6 +9,9 @@ use skrifa::MetadataProvider;
 use skrifa::raw::TableProvider;
 use skrifa::instance::{LocationRef, Size};
 
+/// 〓: what a character the font lacks prints as.
+pub const GETA: char = '〓';
+
 /// Where the Lambda's font layer puts the font (`DOCUMENT_FONT` overrides).
 pub const LAYER_FONT_PATH: &str = "/opt/fonts/ipaexg.ttf";
 
@@ -101,19 +104,45 @@ impl DocumentFont {
     /// The width of `text` set on one line at `size` points, in points: the sum of the glyphs'
     /// advances (Japanese text has no kerning; a character the font lacks counts as its .notdef).
     pub fn width(&self, text: &str, size: f32) -> f32 {
-        let Ok(face) = skrifa::FontRef::from_index(&self.data, self.index) else { return 0.0 };
+        self.advances(text, size).iter().sum()
+    }
+
+    /// Each character's advance at `size` points (one font lookup for the whole text).
+    pub fn advances(&self, text: &str, size: f32) -> Vec<f32> {
+        let Ok(face) = skrifa::FontRef::from_index(&self.data, self.index) else { return vec![0.0; text.chars().count()] };
         let charmap = face.charmap();
         let metrics = face.glyph_metrics(Size::unscaled(), LocationRef::default());
-        let units: f32 = text
-            .chars()
-            .map(|c| metrics.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0))
-            .sum();
-        units * size / self.units_per_em
+        let scale = size / self.units_per_em;
+        text.chars().map(|c| metrics.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0) * scale).collect()
     }
 
     /// Whether the font has a glyph for `c`.
     pub fn covers(&self, c: char) -> bool {
         skrifa::FontRef::from_index(&self.data, self.index).is_ok_and(|f| f.charmap().map(c).is_some())
+    }
+
+    /// `text` as the PDF can print it: a character the font lacks (𠮷, an emoji, a letter of
+    /// another script) becomes 〓 (geta, JIS X 0208's sign for a character that cannot be set),
+    /// so it prints as a visible mark and copies as one, never as an empty box; control and
+    /// separator characters become a space. The flag says whether anything was replaced.
+    pub fn printable(&self, text: &str) -> (String, bool) {
+        let Ok(face) = skrifa::FontRef::from_index(&self.data, self.index) else { return (text.to_owned(), false) };
+        let charmap = face.charmap();
+        let mut replaced = false;
+        let out = text
+            .chars()
+            .map(|c| {
+                if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200f}' | '\u{feff}') {
+                    ' '
+                } else if c == ' ' || charmap.map(c).is_some() {
+                    c
+                } else {
+                    replaced = true;
+                    GETA
+                }
+            })
+            .collect();
+        (out, replaced)
     }
 
     /// Bytes of the whole face (what the PDF would carry without subsetting).

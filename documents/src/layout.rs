@@ -48,6 +48,8 @@ pub(crate) struct Pages<'f> {
     pub font: &'f DocumentFont,
     pages: Vec<Vec<Op>>,
     pub y: f32,
+    /// Whether a character the font lacks was printed as 〓 (the footer then says so).
+    replaced: std::cell::Cell<bool>,
 }
 
 /// Horizontal alignment of a text in a box.
@@ -60,7 +62,7 @@ pub(crate) enum Align {
 
 impl<'f> Pages<'f> {
     pub fn new(font: &'f DocumentFont) -> Self {
-        Self { font, pages: vec![Vec::new()], y: TOP }
+        Self { font, pages: vec![Vec::new()], y: TOP, replaced: std::cell::Cell::new(false) }
     }
 
     /// Points left on the current page.
@@ -98,13 +100,15 @@ impl<'f> Pages<'f> {
         if text.is_empty() {
             return;
         }
-        let w = self.font.width(text, size);
+        let (text, replaced) = self.font.printable(text);
+        self.replaced.set(self.replaced.get() | replaced);
+        let w = self.font.width(&text, size);
         let x = match align {
             Align::Left => x,
             Align::Right => x + width - w,
             Align::Center => x + (width - w) / 2.0,
         };
-        self.push(Op::Text { x, y, size, text: text.to_owned(), gray });
+        self.push(Op::Text { x, y, size, text, gray });
     }
 
     pub fn rule(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, width: f32) {
@@ -120,16 +124,18 @@ impl<'f> Pages<'f> {
     pub fn wrap(&self, text: &str, size: f32, max_width: f32) -> Vec<String> {
         let mut lines = Vec::new();
         for paragraph in text.lines() {
+            let (paragraph, replaced) = self.font.printable(paragraph);
+            self.replaced.set(self.replaced.get() | replaced);
+            let widths = self.font.advances(&paragraph, size);
             let mut line = String::new();
-            for c in paragraph.chars() {
-                let mut candidate = line.clone();
-                candidate.push(c);
-                if !line.is_empty() && self.font.width(&candidate, size) > max_width && !NO_LINE_START.contains(c) {
+            let mut width = 0.0;
+            for (c, w) in paragraph.chars().zip(widths) {
+                if !line.is_empty() && width + w > max_width && !NO_LINE_START.contains(c) {
                     lines.push(std::mem::take(&mut line));
-                    line.push(c);
-                } else {
-                    line = candidate;
+                    width = 0.0;
                 }
+                line.push(c);
+                width += w;
             }
             lines.push(line);
         }
@@ -153,7 +159,10 @@ impl<'f> Pages<'f> {
     pub fn finish(mut self, meta: &Meta, footer: impl Fn(usize, usize) -> String) -> Result<Vec<u8>, DocumentError> {
         let total = self.pages.len();
         for n in 1..=total {
-            let text = footer(n, total);
+            let mut text = footer(n, total);
+            if self.replaced.get() {
+                text.push_str("　（〓：この書類の字体にない文字）");
+            }
             let w = self.font.width(&text, 8.0);
             if let Some(page) = self.pages.get_mut(n - 1) {
                 page.push(Op::Text { x: (PAGE_WIDTH - w) / 2.0, y: PAGE_HEIGHT - 30.0, size: 8.0, text, gray: 90 });
@@ -263,7 +272,7 @@ mod tests {
             let pages = Pages::new(&font);
             let lines = pages.wrap(&text, 8.5, width);
             let joined: String = lines.concat();
-            let expected: String = text.lines().collect();
+            let expected: String = text.lines().map(|l| font.printable(l).0).collect();
             prop_assert_eq!(joined, expected);
             for line in &lines {
                 let fits = font.width(line, 8.5) <= width + 0.01;

@@ -31,8 +31,8 @@ pub struct MedicalNotice<'a> {
 /// The columns of the table: ② to ⑤ plus 区分 and 日数 (x offsets and widths, points).
 const COLUMNS: [(&str, f32, Align); 6] = [
     ("療養を受けた年月", 72.0, Align::Left),
-    ("療養を受けた病院・診療所・薬局等の名称", 196.0, Align::Left),
-    ("区分", 46.0, Align::Left),
+    ("療養を受けた病院・診療所・薬局等の名称", 182.0, Align::Left),
+    ("区分", 60.0, Align::Left),
     ("日数", 34.0, Align::Right),
     ("医療費の総額", 78.0, Align::Right),
     ("支払った医療費の額", 84.2, Align::Right),
@@ -72,18 +72,19 @@ pub fn medical_notice_pdf(notice: &MedicalNotice<'_>, font: &crate::DocumentFont
     let issued_on: NaiveDate = notice.issued_at.date();
     let title = format!("医療費のお知らせ（{}年診療分）", notice.year);
 
-    // Heading: title, issue date and issuer on the right, the insured person on the left.
+    // Heading: the title; issue date, issuer and contact on the right; then the insured person
+    // (wrapped: a name may be long).
     p.text(MARGIN, CONTENT_WIDTH, p.y, 17.0, &title, Align::Center);
-    p.y += 30.0;
+    p.y += 28.0;
     p.text(MARGIN, CONTENT_WIDTH, p.y, 9.5, &format!("発行日 {}", ja_date(issued_on)), Align::Right);
-    p.text(MARGIN, CONTENT_WIDTH / 2.0, p.y, 12.0, &format!("{} 様", notice.insured_name), Align::Left);
-    p.y += 15.0;
+    p.y += 14.0;
     p.text(MARGIN, CONTENT_WIDTH, p.y, 9.5, &format!("保険者等の名称 {}", notice.issuer.society_name), Align::Right);
-    p.text_gray(MARGIN, CONTENT_WIDTH / 2.0, p.y, 8.0, "（被保険者等の氏名）", Align::Left, 90);
-    p.y += 13.0;
     if !notice.issuer.society_phone.is_empty() {
+        p.y += 13.0;
         p.text_gray(MARGIN, CONTENT_WIDTH, p.y, 8.0, &format!("お問い合わせ {}", notice.issuer.society_phone), Align::Right, 90);
     }
+    p.paragraph(MARGIN, CONTENT_WIDTH, 12.0, &format!("{} 様", notice.insured_name), 0);
+    p.paragraph(MARGIN, CONTENT_WIDTH, 8.0, "（被保険者等の氏名）", 90);
     p.y += 8.0;
 
     let first = notice.lines.iter().map(|l| l.service_month).min();
@@ -154,10 +155,10 @@ fn header_row(p: &mut Pages<'_>) {
 }
 
 fn person_heading(p: &mut Pages<'_>, name: &str, relation: &str, continued: bool) {
-    p.y += 14.0;
-    let suffix = if continued { "（続き）" } else { "" };
-    p.text(MARGIN, CONTENT_WIDTH, p.y, 10.5, &format!("療養を受けた者の氏名：{name}（{relation}）{suffix}"), Align::Left);
     p.y += 6.0;
+    let suffix = if continued { "（続き）" } else { "" };
+    p.paragraph(MARGIN, CONTENT_WIDTH, 10.5, &format!("療養を受けた者の氏名：{name}（{relation}）{suffix}"), 0);
+    p.y += 4.0;
     header_row(p);
 }
 
@@ -194,7 +195,10 @@ fn person_table(p: &mut Pages<'_>, name: &str, relation: &str, lines: &[&Medical
         person_heading(p, name, relation, true);
     }
     p.y += ROW;
-    amounts_row(p, &format!("小計（{name}）"), total_cost, self_pay, BODY);
+    // The subtotal names the person when the name fits beside the amounts.
+    let label = format!("小計（{name}）");
+    let label = if p.font.width(&label, BODY) <= column_x(4) - MARGIN - 6.0 { label } else { "小計".to_owned() };
+    amounts_row(p, &label, total_cost, self_pay, BODY);
     p.y += 4.0;
 }
 

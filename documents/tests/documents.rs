@@ -334,3 +334,68 @@ fn a_font_without_japanese_is_refused_with_its_code() {
     let err = DocumentFont::load(Path::new("/nonexistent/font.ttf"), 0).expect_err("missing");
     assert_eq!(err.code(), "font_unreadable");
 }
+
+#[test]
+fn a_long_remark_continues_on_the_next_page_and_loses_no_line() {
+    let mut b = benefit();
+    b.remarks = Some((0..53).map(|i| format!("備考の行{i}")).collect::<Vec<_>>().join("\n"));
+    let issuer = issuer();
+    let pdf = benefit_notice_pdf(&BenefitNotice { issuer: &issuer, insured_name: "山田 太郎", benefit: &b, issued_at: issued() }, &font()).expect("pdf");
+    let text = pdftotext(&pdf);
+    for i in 0..53 {
+        assert!(text.contains(&format!("備考の行{i}\n")) || text.ends_with(&format!("備考の行{i}")), "line {i} of the remark is missing:\n{text}");
+    }
+    assert!(text.contains("備考（続き）"), "the row says it continues");
+    assert!(text.contains("2 / 2 ページ") || text.contains("2 / 3 ページ"), "{text}");
+}
+
+#[test]
+fn characters_the_font_lacks_print_as_geta_and_the_footer_says_so() {
+    let mut records = household();
+    records.push(line("t-8", "00", "山田 太郎", Relation::Insured, (2026, 5), Category::MedicalOutpatient, "𠮷田クリニック🏥", 1_000, 300, false));
+    let lines = medical_lines_of_year(&records, day("2026-11-30"), 2026, None);
+    let issuer = issuer();
+    let notice = MedicalNotice { issuer: &issuer, insured_name: "山田 太郎", year: 2026, lines: &lines, issued_at: issued() };
+    let text = pdftotext(&medical_notice_pdf(&notice, &font()).expect("pdf").expect("lines"));
+    assert!(text.contains("〓田クリニック〓"), "a visible mark that copies as one:\n{text}");
+    assert!(text.contains("〓：この書類の字体にない文字"), "{text}");
+    // A notice without such characters has no such remark.
+    let plain = household();
+    let lines = medical_lines_of_year(&plain, day("2026-11-30"), 2026, None);
+    let notice = MedicalNotice { issuer: &issuer, insured_name: "山田 太郎", year: 2026, lines: &lines, issued_at: issued() };
+    assert!(!pdftotext(&medical_notice_pdf(&notice, &font()).expect("pdf").expect("lines")).contains("〓"));
+}
+
+#[test]
+fn long_names_wrap_inside_the_page() {
+    let long_insured = "長".repeat(40);
+    let long_person = "永".repeat(40);
+    let records = vec![line("t-9", "02", &long_person, Relation::Child, (2026, 4), Category::MedicalOutpatient, "さくら内科クリニック", 2_000, 600, false)];
+    let lines = medical_lines_of_year(&records, day("2026-11-30"), 2026, None);
+    let issuer = issuer();
+    let notice = MedicalNotice { issuer: &issuer, insured_name: &long_insured, year: 2026, lines: &lines, issued_at: issued() };
+    let pdf = medical_notice_pdf(&notice, &font()).expect("pdf").expect("lines");
+    let text = pdftotext(&pdf);
+    let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(flat.contains(&format!("{long_insured}様")), "the whole name, wrapped:\n{text}");
+    assert!(flat.contains(&format!("療養を受けた者の氏名：{long_person}（子）")), "{text}");
+    assert!(!text.lines().any(|l| l.contains("発行日") && l.contains("長")), "the name does not run into the issue date");
+    // Nothing drawn outside the page: the rendered margins stay blank.
+    let dir = tempdir();
+    let path = dir.join("doc.pdf");
+    std::fs::write(&path, &pdf).expect("write");
+    let out = Command::new("pdftoppm").args(["-r", "72", "-gray", "-f", "1", "-l", "1", "-singlefile"]).arg(&path).arg(dir.join("page")).output().expect("pdftoppm");
+    assert!(out.status.success());
+    let image = std::fs::read(dir.join("page.pgm")).expect("page.pgm");
+    let (width, _, pixels) = pgm(&image);
+    let right_margin_ink = (0..842).flat_map(|y| (565..width).map(move |x| (x, y))).filter(|&(x, y)| pixels[y * width + x] < 128).count();
+    assert_eq!(right_margin_ink, 0, "nothing runs past the right margin");
+}
+
+#[test]
+fn full_width_formula_signs_are_quoted_too() {
+    let records = vec![line("t-10", "00", "＝１＋１", Relation::Insured, (2026, 4), Category::Other, "＠clinic", 1_000, 300, false)];
+    let lines = medical_lines_of_year(&records, day("2026-11-30"), 2026, None);
+    let text = String::from_utf8(medical_csv(&lines).expect("csv")).expect("utf-8");
+    assert!(text.contains("'＝１＋１") && text.contains("'＠clinic"), "{text}");
+}

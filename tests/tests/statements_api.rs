@@ -302,3 +302,22 @@ print(json.dumps({"rows": len(rows), "header": list(rows[0].keys()),
     assert_eq!(read["self"].as_u64(), Some(sum("selfPay")));
     assert_eq!(read["header"][0], "診療年月");
 }
+
+/// The addressee of a document never comes from a record the member is not shown: without a name
+/// in the members file, the insured person's name is taken from shown records only (a benefit of
+/// 本人 published next month must not name anyone yet).
+#[tokio::test]
+async fn the_addressee_comes_only_from_shown_records() {
+    let t = embedded_app().await;
+    let cookie = onboarded(&t, "S1", None).await;
+    import_at(&t, file(Benefits, &[
+        benefit("n-future", "N", "S1", "00", 9_000, "20261110", "20261225"),
+        benefit("n-now", "N", "S1", "01", 5_000, "20261110", "20261120"),
+    ]), 10).await;
+    let r = t.call("GET", "/api/documents/benefits/n-now.pdf", None, &cookie).await;
+    assert_eq!(r.status(), 200);
+    let text = pdf_text(&bytes_of(&r));
+    assert!(!text.contains("受診者00"), "the unpublished record's name is not the addressee:\n{text}");
+    assert!(text.contains("受診者01"), "{text}");
+    assert_eq!(t.call("GET", "/api/documents/benefits/n-future.pdf", None, &cookie).await.status(), 404);
+}

@@ -91,7 +91,7 @@ async fn answer(documents: &Documents, wanted: Option<Wanted>, session: Session,
     match wanted {
         Wanted::MedicalPdf(year) => {
             let lines = medical_lines_of_year(&household.medical, today, year, None);
-            let name = insured_name(&household, &lines);
+            let name = insured_name(&household, &lines, today);
             let notice = MedicalNotice { issuer: &issuer, insured_name: &name, year, lines: &lines, issued_at };
             let pdf = medical_notice_pdf(&notice, font()?).map_err(failed)?.ok_or_else(ApiError::not_found)?;
             Ok(download_response("application/pdf", &format!("iryohi-{year}.pdf"), &format!("医療費のお知らせ_{year}年診療分.pdf"), pdf))
@@ -106,7 +106,7 @@ async fn answer(documents: &Documents, wanted: Option<Wanted>, session: Session,
         }
         Wanted::BenefitPdf(record_id) => {
             let benefit = read::shown_benefit(&household.benefits, &record_id, today).ok_or_else(ApiError::not_found)?;
-            let name = insured_name(&household, &[]);
+            let name = insured_name(&household, &[], today);
             let notice = BenefitNotice { issuer: &issuer, insured_name: &name, benefit, issued_at };
             let pdf = benefit_notice_pdf(&notice, font()?).map_err(failed)?;
             let ascii = format!("kyufu-{}.pdf", record_id.as_str());
@@ -116,12 +116,14 @@ async fn answer(documents: &Documents, wanted: Option<Wanted>, session: Session,
 }
 
 /// 被保険者等の氏名: the members file's `name`; else the insured person's (枝番 00) name on the
-/// household's shown records; else a blank for the member to write in.
-fn insured_name(household: &Household, lines: &[&kenpo_statements::records::MedicalLine]) -> String {
+/// household's records shown today (never one not yet published, hidden or expired); else a blank
+/// for the member to write in.
+fn insured_name(household: &Household, lines: &[&kenpo_statements::records::MedicalLine], today: chrono::NaiveDate) -> String {
     if let Some(name) = household.profile.as_ref().and_then(|p| p.name.clone()).filter(|n| !n.trim().is_empty()) {
         return name;
     }
     let from_lines = lines.iter().find(|l| l.person_no.is_insured()).map(|l| l.person_name.clone());
-    let from_benefits = || household.benefits.iter().find(|b| b.record.person_no.is_insured() && !b.record.hidden).map(|b| b.record.person_name.clone());
-    from_lines.or_else(from_benefits).unwrap_or_else(|| "　　　　　　".to_owned())
+    let from_medical = || household.medical.iter().find(|m| m.record.person_no.is_insured() && m.shown(today)).map(|m| m.record.person_name.clone());
+    let from_benefits = || household.benefits.iter().find(|b| b.record.person_no.is_insured() && b.shown(today)).map(|b| b.record.person_name.clone());
+    from_lines.or_else(from_medical).or_else(from_benefits).unwrap_or_else(|| "　　　　　　".to_owned())
 }
