@@ -5,6 +5,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use kenpo_statements::records::Benefit;
+use kenpo_statements::types::BenefitCode;
 
 use crate::layout::{Align, CONTENT_WIDTH, MARGIN, Meta, Pages, ja_date, ja_yen};
 use crate::{DocumentError, Issuer};
@@ -37,8 +38,9 @@ pub fn target_of(b: &Benefit) -> String {
     }
 }
 
-/// The rows of the notice: (label, value), in the screen's order.
-pub fn rows(b: &Benefit) -> Vec<(&'static str, String)> {
+/// The rows of the notice: (label, value), in the screen's order; a 支払日 after `today` (Japan)
+/// says （予定）, as the screen does.
+pub fn rows(b: &Benefit, today: NaiveDate) -> Vec<(&'static str, String)> {
     let or_dash = |s: Option<String>| s.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
     vec![
         ("受診者（対象者）", format!("{}（{}）", b.person_name, b.relation.label())),
@@ -48,10 +50,21 @@ pub fn rows(b: &Benefit) -> Vec<(&'static str, String)> {
         ("算定基礎額", b.basis_amount.map(ja_yen).unwrap_or_else(|| "—".to_owned())),
         ("支給額", ja_yen(b.amount)),
         ("支給決定日", ja_date(b.decided_on)),
-        ("支払日", b.paid_on.map(ja_date).unwrap_or_else(|| "未定（決まりしだい掲載します）".to_owned())),
+        ("支払日", b.paid_on.map(|d| if d > today { format!("{}（予定）", ja_date(d)) } else { ja_date(d) }).unwrap_or_else(|| "未定（決まりしだい掲載します）".to_owned())),
         ("支払方法", b.payment_method.label().to_owned()),
         ("備考", or_dash(b.remarks.clone())),
     ]
+}
+
+/// Whether a benefit makes up for medical costs, so that the 医療費控除 deducts it as
+/// 「保険金などで補てんされる金額」 (NTA, タックスアンサー No.1120: 高額療養費, 家族療養費 and 付加給付,
+/// 出産育児一時金 are; 傷病手当金 and 出産手当金 replace income and are not; 埋葬料 is no medical
+/// cost). `Other` is left to the member (no sentence).
+pub fn compensates_medical_costs(code: BenefitCode) -> bool {
+    matches!(
+        code,
+        BenefitCode::Kogaku | BenefitCode::KogakuGassan | BenefitCode::FukaHonnin | BenefitCode::FukaKazoku | BenefitCode::FukaGassan | BenefitCode::Ryoyohi | BenefitCode::ShussanIkuji
+    )
 }
 
 const LABEL_WIDTH: f32 = 120.0;
@@ -67,14 +80,15 @@ pub fn benefit_notice_pdf(notice: &BenefitNotice<'_>, font: &crate::DocumentFont
     p.y += 8.0;
     p.paragraph(MARGIN, CONTENT_WIDTH, 13.0, &format!("{} 様", notice.insured_name), 0);
     p.y += 6.0;
-    p.paragraph(MARGIN, CONTENT_WIDTH, 10.0, &notice.issuer.society_name, 0);
+    p.y += 4.0;
+    p.text(MARGIN, CONTENT_WIDTH, p.y, 10.0, &notice.issuer.society_name, Align::Right);
     p.y += 30.0;
     p.text(MARGIN, CONTENT_WIDTH, p.y, 18.0, "給付金支給決定通知書", Align::Center);
     p.y += 20.0;
     p.paragraph(MARGIN, CONTENT_WIDTH, 10.5, "次のとおり給付金の支給を決定しましたので、お知らせします。", 0);
     p.y += 14.0;
     p.rule(MARGIN, p.y, MARGIN + CONTENT_WIDTH, p.y, 0.8);
-    for (label, value) in rows(b) {
+    for (label, value) in rows(b, issued_on) {
         let size = if label == "支給額" { 13.0 } else { SIZE };
         let parts = p.wrap(&value, size, CONTENT_WIDTH - LABEL_WIDTH - 12.0);
         // A row taller than what is left (a long 備考) continues on the next page, its label again.
@@ -101,11 +115,11 @@ pub fn benefit_notice_pdf(notice: &BenefitNotice<'_>, font: &crate::DocumentFont
         }
     }
     p.y += 20.0;
-    let mut notes = vec![
-        "・この通知書は、Webサービス「医療費と給付金支給額」から発行したものです。市区町村の医療費助成などの申請に使えるかどうかは、申請先にご確認ください。".to_owned(),
-        "・医療費控除を受けるときは、この給付金を「保険金などで補てんされる金額」として、対象の医療費から差し引きます。".to_owned(),
-        "・この通知書には、保険者番号および被保険者証等の記号・番号は記載していません。".to_owned(),
-    ];
+    let mut notes = vec!["・この通知書は、Webサービス「医療費と給付金支給額」から発行したものです。市区町村の医療費助成などの申請に使えるかどうかは、申請先にご確認ください。".to_owned()];
+    if compensates_medical_costs(b.code) {
+        notes.push("・医療費控除を受けるときは、この給付金を「保険金などで補てんされる金額」として、対象の医療費から差し引きます。".to_owned());
+    }
+    notes.push("・この通知書には、保険者番号および被保険者証等の記号・番号は記載していません。".to_owned());
     if !notice.issuer.society_phone.is_empty() {
         notes.push(format!("・お問い合わせ：{} {}", notice.issuer.society_name, notice.issuer.society_phone));
     }

@@ -48,11 +48,13 @@ pub struct DocumentFont {
     index: u32,
     pdf: krilla::text::Font,
     units_per_em: f32,
+    /// Where it was read from (a path, or `(bytes)`).
+    source: String,
 }
 
 impl std::fmt::Debug for DocumentFont {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DocumentFont({} bytes, face {})", self.data.len(), self.index)
+        write!(f, "{} (face {}, {} bytes)", self.source, self.index, self.data.len())
     }
 }
 
@@ -61,11 +63,12 @@ impl DocumentFont {
     pub fn load(path: &Path, index: u32) -> Result<Self, FontError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| FontError::Unreadable { path: shown.clone(), source })?;
-        Self::from_bytes(bytes, index).map_err(|e| match e {
-            FontError::Invalid { .. } => FontError::Invalid { path: shown },
-            FontError::LacksJapanese { .. } => FontError::LacksJapanese { path: shown },
-            other => other,
-        })
+        match Self::from_bytes(bytes, index) {
+            Ok(font) => Ok(Self { source: shown, ..font }),
+            Err(FontError::Invalid { .. }) => Err(FontError::Invalid { path: shown }),
+            Err(FontError::LacksJapanese { .. }) => Err(FontError::LacksJapanese { path: shown }),
+            Err(other) => Err(other),
+        }
     }
 
     /// The first usable font of `candidates` (path, face index): the dev server's search.
@@ -93,7 +96,7 @@ impl DocumentFont {
             f32::from(upem)
         };
         let pdf = krilla::text::Font::new(data.clone().into(), index).ok_or_else(invalid)?;
-        Ok(Self { data, index, pdf, units_per_em })
+        Ok(Self { data, index, pdf, units_per_em, source: String::from("(bytes)") })
     }
 
     /// krilla's handle, for drawing.

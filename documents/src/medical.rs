@@ -165,7 +165,7 @@ fn person_heading(p: &mut Pages<'_>, name: &str, relation: &str, continued: bool
 fn person_table(p: &mut Pages<'_>, name: &str, relation: &str, lines: &[&MedicalLine]) {
     p.ensure(20.0 + 2.0 * ROW + 2.0 * ROW);
     person_heading(p, name, relation, false);
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         let institution = line.institution_name.clone().unwrap_or_else(|| "—".to_owned());
         let cells = [
             vec![month_label(line.service_month)],
@@ -176,7 +176,9 @@ fn person_table(p: &mut Pages<'_>, name: &str, relation: &str, lines: &[&Medical
             vec![ja_yen(line.self_pay)],
         ];
         let height = ROW * cells.iter().map(Vec::len).max().unwrap_or(1) as f32;
-        if p.ensure(height + 2.0) {
+        // The last line takes the subtotal along: a page never starts with a header and a subtotal only.
+        let subtotal = if i + 1 == lines.len() { ROW + 4.0 } else { 0.0 };
+        if p.ensure(height + 2.0 + subtotal) {
             person_heading(p, name, relation, true);
         }
         let base = p.y + ROW - 4.0;

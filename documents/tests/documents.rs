@@ -399,3 +399,17 @@ fn full_width_formula_signs_are_quoted_too() {
     let text = String::from_utf8(medical_csv(&lines).expect("csv")).expect("utf-8");
     assert!(text.contains("'＝１＋１") && text.contains("'＠clinic"), "{text}");
 }
+
+#[test]
+fn a_payment_still_to_come_says_so_and_only_medical_benefits_mention_the_deduction() {
+    let issuer = issuer();
+    let mut b = benefit();
+    b.paid_on = Some(day("2026-12-10"));
+    let text = pdftotext(&benefit_notice_pdf(&BenefitNotice { issuer: &issuer, insured_name: "山田 太郎", benefit: &b, issued_at: issued() }, &font()).expect("pdf"));
+    assert!(text.contains("2026年12月10日（予定）"), "{text}");
+    assert!(text.contains("保険金などで補てんされる金額"), "高額療養費 is deducted from the medical costs");
+    b.code = BenefitCode::Shobyo;
+    b.name = "傷病手当金".into();
+    let text = pdftotext(&benefit_notice_pdf(&BenefitNotice { issuer: &issuer, insured_name: "山田 太郎", benefit: &b, issued_at: issued() }, &font()).expect("pdf"));
+    assert!(!text.contains("補てん"), "傷病手当金 replaces income: not deducted (NTA No.1120):\n{text}");
+}

@@ -128,7 +128,7 @@ describe('the demo household (D0005, with dependants) on the real APIs', () => {
     const noticeLink = first.getByRole('link', { name: '支給決定通知書（PDF）をダウンロード' });
     const [notice] = await Promise.all([page.waitForEvent('download'), noticeLink.click()]);
     const b = benefits.benefits[0];
-    assert.equal(notice.suggestedFilename(), `給付金支給決定通知書_${b.recordId}.pdf`);
+    assert.equal(notice.suggestedFilename(), `給付金支給決定通知書_${b.name}_${b.decidedOn}.pdf`);
     const noticeText = execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', await notice.path(), '-']).toString().replace(/[ \u3000]+/g, ' ');
     assert.match(noticeText, /給付金支給決定通知書/);
     assert.ok(noticeText.includes(b.name) && noticeText.includes(yen(b.amount)), noticeText);

@@ -260,6 +260,20 @@ async fn downloads_follow_the_screens_access_rules() {
         assert_eq!((r.status().as_u16(), json_of(&r)["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
     }
 
+    // Opened in a tab of its own (a long press, a bookmark): a refusal is a page, never raw JSON.
+    let mut req = kenpo_tests::request("GET", "/api/documents/benefits/b-2.pdf", None, Some(cookie.as_str()));
+    req.headers_mut().insert("sec-fetch-mode", "navigate".parse().unwrap());
+    let r = t.route(req).await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = String::from_utf8(bytes_of(&r)).unwrap();
+    assert!(page.contains("この書類はダウンロードできません") && !page.contains("\"error\""), "{page}");
+    let mut req = kenpo_tests::request("GET", DOCUMENTS[0], None, None);
+    req.headers_mut().insert("accept", "text/html,application/xhtml+xml".parse().unwrap());
+    let r = t.route(req).await;
+    assert_eq!(r.status(), 401);
+    assert!(String::from_utf8(bytes_of(&r)).unwrap().contains("ログインしてください"));
+
     // After the access period: 403, as the screens.
     t.clock.advance(Duration::days(6));
     let cookie = t.login("S1").await;

@@ -68,7 +68,52 @@ impl Wanted {
 /// every answer but a 401).
 pub async fn handle(documents: &Documents, req: Request) -> Response<Body> {
     let wanted = Wanted::parse(&kenpo_shared::http::route_path(&req));
-    authenticated(&documents.app, &req, |session, confirmed| answer(documents, wanted, session, confirmed)).await
+    let navigation = is_navigation(&req);
+    let response = authenticated(&documents.app, &req, |session, confirmed| answer(documents, wanted, session, confirmed)).await;
+    if navigation && !response.status().is_success() {
+        return as_page(&documents.app.settings, response);
+    }
+    response
+}
+
+/// A browser opening the link itself (a new tab, a bookmark: `Sec-Fetch-Mode: navigate`, or an
+/// `Accept` that asks for HTML first), not the page's script, which fetches and shows refusals itself.
+fn is_navigation(req: &Request) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match header("sec-fetch-mode") {
+        "" => header("accept").starts_with("text/html"),
+        mode => mode == "navigate",
+    }
+}
+
+/// A refusal as a page in the site's frame (never raw JSON in a member's tab), with the same
+/// status, the JSON's Japanese message and the way on; the session cookie renewed as the JSON was.
+fn as_page(settings: &kenpo_shared::config::Settings, response: Response<Body>) -> Response<Body> {
+    use kenpo_shared::http::{framed_page, html_response, safe_href};
+    let status = response.status().as_u16();
+    let json: serde_json::Value = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let code = json["error"]["code"].as_str().unwrap_or("");
+    let message = json["error"]["message"].as_str().unwrap_or("ただいまダウンロードできません。時間をおいてお試しください。");
+    let portal = safe_href(&settings.portal_url);
+    let (title, links): (&str, Vec<(&str, &str)>) = match code {
+        "unauthenticated" => ("ログインしてください", vec![(portal, "ポータルへ")]),
+        "onboarding_required" => ("初回の登録がお済みではありません", vec![("/menu", "登録に進む")]),
+        "access_expired" => ("ご利用期間が終了しました", vec![("/menu", "トップページへ")]),
+        "not_found" => ("この書類はダウンロードできません", vec![("/medical-expenses", "医療費のお知らせへ"), ("/benefits", "給付金支給額へ")]),
+        _ => ("ダウンロードできませんでした", vec![("/menu", "トップページへ")]),
+    };
+    let mut page = html_response(status, framed_page(settings, "/assets/app.css", title, message, &links));
+    for cookie in response.headers().get_all(lambda_http::http::header::SET_COOKIE) {
+        page.headers_mut().append(lambda_http::http::header::SET_COOKIE, cookie.clone());
+    }
+    if let Some(retry) = response.headers().get(lambda_http::http::header::RETRY_AFTER) {
+        page.headers_mut().insert(lambda_http::http::header::RETRY_AFTER, retry.clone());
+    }
+    page
 }
 
 async fn answer(documents: &Documents, wanted: Option<Wanted>, session: Session, confirmed: Confirmed) -> Result<Response<Body>, ApiError> {
@@ -110,7 +155,8 @@ async fn answer(documents: &Documents, wanted: Option<Wanted>, session: Session,
             let notice = BenefitNotice { issuer: &issuer, insured_name: &name, benefit, issued_at };
             let pdf = benefit_notice_pdf(&notice, font()?).map_err(failed)?;
             let ascii = format!("kyufu-{}.pdf", record_id.as_str());
-            Ok(download_response("application/pdf", &ascii, &format!("給付金支給決定通知書_{}.pdf", record_id.as_str()), pdf))
+            let name = format!("給付金支給決定通知書_{}_{}.pdf", benefit.name, benefit.decided_on.format("%Y-%m-%d"));
+            Ok(download_response("application/pdf", &ascii, &name, pdf))
         }
     }
 }

@@ -157,6 +157,7 @@
     $('empty').hidden = !empty;
     $('overview').hidden = empty;
     $('downloads').hidden = empty;
+    $('to-downloads').hidden = empty;
     $('months').replaceChildren();
     if (empty) {
       $('empty').replaceChildren(

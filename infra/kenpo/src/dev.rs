@@ -77,8 +77,8 @@ pub async fn run(options: DevOptions) -> Result<(), String> {
     let app = Arc::new(App::new(settings, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?);
     let font = crate::document_font();
     match &font {
-        Ok(font) => eprintln!("PDF: {font:?}"),
-        Err(e) => eprintln!("PDFのダウンロードには日本語フォントが必要です / PDF downloads need a Japanese font ({}): apt-get install fonts-ipaexfont-gothic, or set DOCUMENT_FONT", e.code()),
+        Ok(font) => eprintln!("PDFの字体 / the documents' font: {font:?}"),
+        Err(e) => eprintln!("PDFのダウンロードには日本語フォントが必要です / PDF downloads need a Japanese font: {e}. apt-get install fonts-ipaexfont-gothic, or set DOCUMENT_FONT to a font file"),
     }
     let dev = Arc::new(Dev { app, handoff, mailer, statements, outbox: outbox.clone(), file_members, font: font.ok() });
     if let Some(rx) = changes {
