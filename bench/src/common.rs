@@ -50,7 +50,7 @@ pub fn function_env(binary: &str, table: &str, endpoint: &str) -> Vec<(String, S
     }
     if binary == "statement-documents" {
         // The font layer's file, where Debian installs it on this machine.
-        env.push(("DOCUMENT_FONT".into(), "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf".into()));
+        env.push(("DOCUMENT_FONT".into(), kenpo_documents::font::DEBIAN_FONT_PATH.into()));
     }
     // The CA of moto's TLS certificate (rustls-native-certs reads SSL_CERT_FILE).
     if let Ok(ca) = std::env::var("SSL_CERT_FILE") {

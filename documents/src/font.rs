@@ -119,11 +119,6 @@ impl DocumentFont {
         text.chars().map(|c| metrics.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0) * scale).collect()
     }
 
-    /// Whether the font has a glyph for `c`.
-    pub fn covers(&self, c: char) -> bool {
-        skrifa::FontRef::from_index(&self.data, self.index).is_ok_and(|f| f.charmap().map(c).is_some())
-    }
-
     /// `text` as the PDF can print it: a character the font lacks (𠮷, an emoji, a letter of
     /// another script) becomes 〓 (geta, JIS X 0208's sign for a character that cannot be set),
     /// so it prints as a visible mark and copies as one, never as an empty box; control and

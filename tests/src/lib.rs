@@ -143,13 +143,17 @@ pub async fn signup_item(client: &aws_sdk_dynamodb::Client, table: &str, member:
         .expect("the signup item exists")
 }
 
-pub fn json_of(response: &Response<Body>) -> Value {
-    let bytes: &[u8] = match response.body() {
+/// The body's bytes, text or binary (a download, a JSON answer); empty for no body.
+pub fn body_bytes(response: &Response<Body>) -> &[u8] {
+    match response.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
-        _ => b"null",
-    };
-    serde_json::from_slice(bytes).unwrap_or(Value::Null)
+        _ => b"",
+    }
+}
+
+pub fn json_of(response: &Response<Body>) -> Value {
+    serde_json::from_slice(body_bytes(response)).unwrap_or(Value::Null)
 }
 
 pub fn error_code(response: &Response<Body>) -> String {

@@ -172,15 +172,6 @@ async fn each_read_is_one_dynamodb_request() {
     }
 }
 
-/// The bytes of a download.
-fn bytes_of(response: &lambda_http::Response<lambda_http::Body>) -> Vec<u8> {
-    match response.body() {
-        lambda_http::Body::Binary(b) => b.clone(),
-        lambda_http::Body::Text(t) => t.as_bytes().to_vec(),
-        _ => Vec::new(),
-    }
-}
-
 /// A scratch file for poppler and Python, removed when dropped.
 struct Scratch(std::path::PathBuf);
 
@@ -229,7 +220,7 @@ async fn downloads_follow_the_screens_access_rules() {
     let disposition = pdf.headers()["content-disposition"].to_str().unwrap();
     assert!(disposition.starts_with("attachment; filename=\"iryohi-2026.pdf\"; filename*=UTF-8''"), "{disposition}");
     assert_eq!(pdf.headers()["cache-control"], "no-store");
-    let text = pdf_text(&bytes_of(&pdf));
+    let text = pdf_text(&body_bytes(&pdf));
     for item in ["医療費のお知らせ（2026年診療分）", "けんぽ見本健康保険組合", "2026年8月", "2026年9月", "3,000円", "2,000円", "合計（全員）", "5,000円"] {
         assert!(text.contains(item), "missing {item:?} in:\n{text}");
     }
@@ -241,7 +232,7 @@ async fn downloads_follow_the_screens_access_rules() {
 
     let notice = t.call("GET", DOCUMENTS[2], None, &cookie).await;
     assert_eq!(notice.status(), 200);
-    let text = pdf_text(&bytes_of(&notice));
+    let text = pdf_text(&body_bytes(&notice));
     assert!(text.contains("給付金支給決定通知書") && text.contains("40,000円") && text.contains("口座振込"), "{text}");
 
     // Not a document, or not one this member is shown: 404 as JSON.
@@ -266,13 +257,13 @@ async fn downloads_follow_the_screens_access_rules() {
     let r = t.route(req).await;
     assert_eq!(r.status(), 404);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let page = String::from_utf8(bytes_of(&r)).unwrap();
+    let page = String::from_utf8(body_bytes(&r).to_vec()).unwrap();
     assert!(page.contains("この書類はダウンロードできません") && !page.contains("\"error\""), "{page}");
     let mut req = kenpo_tests::request("GET", DOCUMENTS[0], None, None);
     req.headers_mut().insert("accept", "text/html,application/xhtml+xml".parse().unwrap());
     let r = t.route(req).await;
     assert_eq!(r.status(), 401);
-    assert!(String::from_utf8(bytes_of(&r)).unwrap().contains("ログインしてください"));
+    assert!(String::from_utf8(body_bytes(&r).to_vec()).unwrap().contains("ログインしてください"));
 
     // After the access period: 403, as the screens.
     t.clock.advance(Duration::days(6));
@@ -293,7 +284,7 @@ async fn the_csv_opens_in_python_and_sums_to_the_api() {
     let csv = t.call("GET", DOCUMENTS[1], None, &cookie).await;
     assert_eq!(csv.status(), 200);
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
-    let bytes = bytes_of(&csv);
+    let bytes = body_bytes(&csv);
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM, so Excel reads it as UTF-8");
     let file = Scratch::new("lines.csv", &bytes);
     let script = r#"
@@ -330,7 +321,7 @@ async fn the_addressee_comes_only_from_shown_records() {
     ]), 10).await;
     let r = t.call("GET", "/api/documents/benefits/n-now.pdf", None, &cookie).await;
     assert_eq!(r.status(), 200);
-    let text = pdf_text(&bytes_of(&r));
+    let text = pdf_text(&body_bytes(&r));
     assert!(!text.contains("受診者00"), "the unpublished record's name is not the addressee:\n{text}");
     assert!(text.contains("受診者01"), "{text}");
     assert_eq!(t.call("GET", "/api/documents/benefits/n-future.pdf", None, &cookie).await.status(), 404);

@@ -121,11 +121,7 @@ async fn documents(t: &kenpo_tests::TestApp, cookie: &str) {
             let r = t.call("GET", path, None, cookie).await;
             times[i].push(started.elapsed());
             assert_eq!(r.status(), 200, "{path}");
-            sizes[i] = match r.body() {
-                lambda_http::Body::Binary(b) => b.len(),
-                lambda_http::Body::Text(s) => s.len(),
-                _ => 0,
-            };
+            sizes[i] = kenpo_tests::body_bytes(&r).len();
         }
     }
     let medians: Vec<Duration> = times.iter_mut().map(|v| {
